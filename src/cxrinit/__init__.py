@@ -1,0 +1,1 @@
+"""cxrinit: which initialization makes the best chest-radiograph ViT — the study, end to end."""

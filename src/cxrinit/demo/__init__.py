@@ -1,0 +1,1 @@
+"""Synthetic demo: cohorts, the radiograph phantom and the six native-format writers."""
