@@ -1,0 +1,124 @@
+"""The Kedro project itself: pipelines found, configuration resolves, data roots behave, MLflow parent runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from kedro.io import DatasetError
+
+from cxrinit import tracking
+from cxrinit.datasets import SourceRoot
+from tests.conftest import REPO, run_kedro
+
+
+def test_pipelines_are_discovered() -> None:
+    from kedro.framework.project import configure_project, pipelines
+
+    configure_project("cxrinit")
+    assert "demo" in pipelines
+    assert set(pipelines["__default__"].nodes) >= set(pipelines["demo"].nodes)
+    namespaces = {n.namespace for n in pipelines["demo"].nodes}
+    assert namespaces == {"vindr", "nih", "chexpert", "mimic", "uka", "padchest"}
+
+
+def test_repository_has_the_design_card_layout() -> None:
+    for name in ("pyproject.toml", "conf/base", "conf/demo", "conf/local", "data/01_raw", "data/08_reporting",
+                 "src/cxrinit", "notebooks", "tests", "dvc.yaml", "mlflow.yaml", ".ci/run", "README.md",
+                 "requirements.lock", "conf/local/globals.example.yml"):
+        assert (REPO / name).exists(), name
+
+
+def test_source_root_without_a_configured_path_names_source_layout_and_setting() -> None:
+    with pytest.raises(DatasetError) as err:
+        SourceRoot("padchest", roots={"padchest": None}).load()
+    message = str(err.value)
+    assert "'padchest'" in message and "raw_roots.padchest" in message and "PADCHEST_chest_x_ray_images_labels" in message
+
+
+def test_source_root_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="does not exist"):
+        SourceRoot("nih", roots={"nih": str(tmp_path / "nope")}).load()
+    (tmp_path / "nih").mkdir()
+    assert SourceRoot("nih", roots={"nih": str(tmp_path / "nih")}).load() == tmp_path / "nih"
+
+
+class _Tree:
+    enabled = True
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+
+    def write_to(self, root: Path) -> None:
+        (root / "a.txt").write_text("new")
+        if self.fail:
+            raise RuntimeError("killed half-way")
+
+
+def test_source_root_refuses_to_write_real_data(tmp_path: Path) -> None:
+    (tmp_path / "vindr").mkdir()
+    with pytest.raises(DatasetError, match="read-only"):
+        SourceRoot("vindr", roots={"vindr": str(tmp_path / "vindr")}).save(_Tree())
+
+
+def test_source_root_replaces_only_when_complete(tmp_path: Path) -> None:
+    root = tmp_path / "vindr"
+    root.mkdir()
+    (root / "old.txt").write_text("old")
+    ds = SourceRoot("vindr", roots={"vindr": str(root)}, writable=True)
+    with pytest.raises(DatasetError, match="killed half-way"):
+        ds.save(_Tree(fail=True))
+    assert sorted(p.name for p in root.iterdir()) == ["old.txt"]
+    ds.save(_Tree())
+    assert sorted(p.name for p in root.iterdir()) == ["a.txt"]
+
+
+def test_mlflow_yaml_is_read_and_env_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    config = tracking.load_config(REPO)
+    assert config.tracking_uri == f"sqlite:///{REPO / 'mlflow.db'}"
+    assert config.experiment == "cxrinit"
+    assert config.ui["host"] == "127.0.0.1"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'x.db'}")
+    config = tracking.load_config(REPO)
+    assert config.tracking_uri == f"sqlite:///{tmp_path / 'x.db'}"
+    assert config.artifact_location == (tmp_path / "mlartifacts").as_uri()
+
+
+def test_mlflow_yaml_errors_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="mlflow.yaml"):
+        tracking.load_config(tmp_path)
+    (tmp_path / "mlflow.yaml").write_text("experiment: x\n")
+    with pytest.raises(ValueError, match="tracking_uri"):
+        tracking.load_config(tmp_path)
+
+
+def test_flatten_params() -> None:
+    flat = tracking.flatten_params({"a": {"b": 1, "c": {"d": [1, 2]}}, "e": "x" * 7000, "f": {}})
+    assert flat == {"a.b": "1", "a.c.d": "[1, 2]", "e": "x" * 6000, "f": "{}"}
+
+
+def test_base_env_demo_leaves_roots_alone_and_opens_one_tagged_parent_run(
+    project: Path, monkeypatch: pytest.MonkeyPatch, _mlflow_store: Path
+) -> None:
+    monkeypatch.chdir(project)
+    real = project / "real_vindr"
+    real.mkdir()
+    (real / "keep.dicom").write_bytes(b"real data")
+    (project / "conf" / "local" / "globals.yml").write_text(f"raw_roots:\n  vindr: {real}\n")
+    run_kedro(project, pipeline="demo")
+    assert [p.name for p in real.iterdir()] == ["keep.dicom"]
+    assert pd.read_parquet(project / "data/01_raw/demo/vindr.truth.parquet").empty
+
+    mlflow.set_tracking_uri(f"sqlite:///{_mlflow_store / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["cxrinit"])
+    assert len(runs) == 1
+    run = runs.iloc[0]
+    assert run["status"] == "FINISHED"
+    assert run["tags.kedro.pipeline"] == "demo"
+    assert run["tags.kedro.env"] == "local"
+    assert run["tags.stage"] == "kedro_run"
+    assert len(run["tags.mlflow.source.git.commit"]) >= 7
+    assert run["params.demo.enabled"] == "False"
