@@ -1,0 +1,355 @@
+"""The manifest schema every reader returns, and the helpers the readers share.
+
+A reader turns one dataset's native metadata into a :class:`SourceTable`: the manifest (one row per
+image, :data:`MANIFEST_COLUMNS` first, then the native labels as ``label:<name>`` or term-set
+columns, then documented extras), the rows it could not accept (``rejected``, reason per row) and
+``counts`` (flat ``{"read/<file>": rows, "rejected/<reason>": rows, "note/<what>": rows, ...}``).
+
+Malformed metadata raises :class:`SourceFormatError` naming the file, the column and the line
+(1-based, the header is line 1; exact even when quoted fields span lines, because the line is
+recomputed from the file only when an error or a rejection needs it).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import logging
+import posixpath
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NoReturn
+
+import numpy as np
+import pandas as pd
+
+from .views import apply_view_map
+
+log = logging.getLogger(__name__)
+
+MANIFEST_COLUMNS: tuple[str, ...] = (
+    "source", "image_id", "path", "patient_id", "study_id", "view", "view_native", "sex", "age",
+    "official_split",
+)
+REJECTED_COLUMNS: tuple[str, ...] = ("image_id", "path", "reason", "detail")
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+LABEL_PREFIX = "label:"
+#: Spellings of the official split values the readers accept (lower-cased before lookup).
+SPLIT_SYNONYMS: dict[str, str] = {
+    "train": "train", "training": "train", "val": "val", "valid": "val", "validate": "val",
+    "validation": "val", "test": "test", "testing": "test",
+}
+_STRING_COLUMNS = ("source", "image_id", "path", "patient_id", "study_id", "view", "view_native", "sex",
+                   "official_split")
+
+
+class SourceFormatError(ValueError):
+    """Native metadata the reader cannot use; the message names file, column, line and the fix."""
+
+    def __init__(self, file: str | Path, problem: str, *, column: str | None = None,
+                 line: int | None = None, fix: str | None = None) -> None:
+        self.file, self.column, self.line = str(file), column, line
+        where = self.file
+        if column is not None:
+            where += f", column {column!r}"
+        if line is not None:
+            where += f", line {line}"
+        super().__init__(f"{where}: {problem}" + (f". {fix}" if fix else ""))
+
+
+@dataclass
+class SourceTable:
+    """What a reader returns: accepted images, rejected rows with reasons, and counts."""
+
+    manifest: pd.DataFrame
+    rejected: pd.DataFrame
+    counts: dict[str, int]
+
+
+@dataclass
+class CsvTable:
+    """One metadata file as read: every cell a string ('' when blank), index = record number.
+
+    Record ``i`` starts on line ``i + 2`` unless a quoted field spans lines; :meth:`lines` then
+    rescans the file, which only errors and rejections ever ask for.
+    """
+
+    path: Path
+    name: str
+    df: pd.DataFrame
+    _starts: np.ndarray | None = field(default=None, repr=False)
+
+    def lines(self, records: Sequence[int] | np.ndarray) -> np.ndarray:
+        """1-based line numbers where the given records start."""
+        records = np.asarray(records, dtype=np.int64)
+        if self._starts is None:
+            self._starts = _record_start_lines(self.path)
+        out = records + 2
+        inside = records < len(self._starts)
+        out[inside] = self._starts[records[inside]]
+        return out
+
+    def line(self, record: int) -> int:
+        return int(self.lines([record])[0])
+
+    def fail(self, bad: pd.Series | np.ndarray, column: str, problem: str, fix: str) -> NoReturn:
+        """Raise for the first ``True`` row of ``bad`` (aligned with ``df``), quoting its value."""
+        records = self.df.index[np.asarray(bad, dtype=bool)]
+        first = int(records[0])
+        value = self.df.at[first, column] if column in self.df.columns else None
+        more = f" ({len(records) - 1} more rows like it)" if len(records) > 1 else ""
+        shown = f" {value!r}" if value is not None else ""
+        raise SourceFormatError(self.name, f"{problem}:{shown}{more}", column=column,
+                                line=self.line(first), fix=fix)
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def _record_start_lines(path: Path) -> np.ndarray:
+    """Start line of every data record, as the csv module splits them (same rules as pandas)."""
+    starts = []
+    with _open_text(path) as fh:
+        reader = csv.reader(fh)
+        next(reader, None)
+        previous_end = reader.line_num
+        for _ in reader:
+            starts.append(previous_end + 1)
+            previous_end = reader.line_num
+    return np.asarray(starts, dtype=np.int64)
+
+
+def locate(root: Path, candidates: Sequence[str], what: str, fix: str) -> Path:
+    """The first candidate (relative to ``root``) that exists, else a SourceFormatError."""
+    for candidate in candidates:
+        if (root / candidate).is_file():
+            return root / candidate
+    others = f" (also looked for {', '.join(candidates[1:])})" if len(candidates) > 1 else ""
+    raise SourceFormatError(root / candidates[0], f"{what} not found{others}", fix=fix)
+
+
+def read_csv(root: Path, path: Path, *, required: Sequence[str], optional: Sequence[str] = (),
+             keep_all: bool = False, counts: dict[str, int]) -> CsvTable:
+    """Read a metadata CSV as strings; check the header; drop (and count) blank lines.
+
+    Only ``required`` + ``optional`` columns are parsed unless ``keep_all``; a missing required
+    column raises naming the file and the column.
+    """
+    name = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+    if not path.is_file():
+        raise SourceFormatError(name, "file not found", fix=f"put the file at {path}")
+    try:
+        header = pd.read_csv(path, nrows=0, dtype=str, index_col=False).columns.tolist()
+    except pd.errors.EmptyDataError:
+        raise SourceFormatError(name, "file is empty (no header line)",
+                                fix="re-download or re-export the file") from None
+    except UnicodeDecodeError as exc:
+        raise SourceFormatError(name, f"not UTF-8 text ({exc.reason})", fix="save it as UTF-8") from None
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise SourceFormatError(
+            name, f"missing required column(s) {', '.join(map(repr, missing))}; the header has "
+                  f"{', '.join(map(repr, header))}",
+            column=missing[0], line=1, fix="use the dataset's original file, or rename the column")
+    wanted = set(required) | set(optional)
+    try:
+        df = pd.read_csv(path, dtype=str, na_filter=False, skip_blank_lines=False, index_col=False,
+                         usecols=None if keep_all else (lambda c: c in wanted), encoding="utf-8")
+    except pd.errors.ParserError as exc:
+        raise SourceFormatError(name, f"malformed CSV ({exc})",
+                                fix="check quoting and the number of fields on that line") from None
+    except UnicodeDecodeError as exc:
+        raise SourceFormatError(name, f"not UTF-8 text ({exc.reason})", fix="save it as UTF-8") from None
+    # Blank lines become all-'' rows so that record numbers stay equal to line numbers - 2.
+    blank = (df == "").all(axis=1) if len(df.columns) else pd.Series(False, index=df.index)
+    if blank.any():
+        counts[f"note/blank_lines/{name}"] = int(blank.sum())
+        df = df[~blank.to_numpy()]
+    counts[f"read/{name}"] = len(df)
+    return CsvTable(path, name, df)
+
+
+# -- value parsing (vectorized over unique values: metadata columns repeat a few values a lot) ------
+
+def _by_unique(series: pd.Series, fn: Callable[[np.ndarray], np.ndarray], dtype: object) -> pd.Series:
+    codes, uniques = pd.factorize(series.to_numpy(dtype=object), use_na_sentinel=True)
+    mapped = np.asarray(fn(np.asarray(uniques, dtype=object)), dtype=dtype)
+    out = mapped[np.maximum(codes, 0)] if len(mapped) else np.empty(len(codes), dtype=dtype)
+    return pd.Series(out, index=series.index)
+
+
+def text(table: CsvTable, column: str, *, required: bool = True, fix: str = "") -> pd.Series:
+    """Stripped text; blank is an error when ``required``, else NA."""
+    values = table.df[column].str.strip()
+    blank = values == ""
+    if required and blank.any():
+        table.fail(blank, column, "required value is blank",
+                   fix or "fill in the value or remove the row")
+    return values.where(~blank).astype("str")
+
+
+def numeric(table: CsvTable, column: str, *, allowed: Sequence[float] | None = None,
+            integer: bool = False, blank_ok: bool = True, fix: str = "") -> pd.Series:
+    """Float values of a column; blank -> NaN (or an error); anything else unparseable raises."""
+    raw = table.df[column]
+
+    def parse(uniques: np.ndarray) -> np.ndarray:
+        return pd.to_numeric(pd.Series([u.strip() for u in uniques], dtype=object).replace("", np.nan),
+                             errors="coerce").to_numpy(dtype=np.float64)
+
+    values = _by_unique(raw, parse, np.float64)
+    blank = raw.str.strip() == ""
+    bad = values.isna() & ~blank
+    if allowed is not None:
+        bad |= values.notna() & ~values.isin(list(allowed))
+    if integer:
+        bad |= values.notna() & (values != np.floor(values))
+    if not blank_ok:
+        bad |= blank
+    if bad.any():
+        expected = (f"one of {', '.join(f'{a:g}' for a in allowed)}" if allowed is not None
+                    else "an integer" if integer else "a number")
+        table.fail(bad, column, f"value is not {expected}{'' if not blank_ok else ' or blank'}",
+                   fix or "correct the value in the file")
+    return values
+
+
+def categorical(table: CsvTable, column: str, mapping: Mapping[str, str | None], *,
+                casefold: bool = False, fix: str = "") -> pd.Series:
+    """Map stripped values through ``mapping`` ('' = blank; value None = NA); unknown values raise."""
+    lookup = {(k.casefold() if casefold else k): v for k, v in mapping.items()}
+    missing = object()
+
+    def parse(uniques: np.ndarray) -> np.ndarray:
+        keys = [u.strip().casefold() if casefold else u.strip() for u in uniques]
+        return np.array([lookup.get(k, missing) for k in keys], dtype=object)
+
+    mapped = _by_unique(table.df[column], parse, object)
+    bad = mapped.map(lambda v: v is missing).astype(bool)
+    if bad.any():
+        known = ", ".join(repr(k) for k in mapping if k != "") + (" or blank" if "" in mapping else "")
+        table.fail(bad, column, f"unexpected value (expected {known})", fix or "correct the value in the file")
+    return mapped.where(mapped.notna(), None).astype("str")
+
+
+def split_values(table: CsvTable, column: str) -> pd.Series:
+    """An official-split column (train/val/test and common spellings; blank -> NA)."""
+    return categorical(table, column, {**SPLIT_SYNONYMS, "": None}, casefold=True,
+                       fix="use train, val or test (or leave blank for no official split)")
+
+
+# -- paths ----------------------------------------------------------------------------------------
+
+def check_paths(paths: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(normalized paths, escape mask): absolute paths and ``..`` leaving the root escape.
+
+    Backslashes count as separators for the check, so a Windows-style ``..\\x`` is caught too.
+    """
+    absolute = paths.str.match(r"^(?:/|\\|[A-Za-z]:)")
+    dotted = paths.str.contains(r"(?:^|[/\\])\.\.?(?:[/\\]|$)") | paths.str.contains("//", regex=False)
+    normalized = paths.copy()
+    escape = absolute.copy()
+    for idx in paths.index[(dotted & ~absolute).to_numpy()]:
+        norm = posixpath.normpath(paths.at[idx].replace("\\", "/"))
+        if norm == ".." or norm.startswith("../"):
+            escape.at[idx] = True
+        else:
+            normalized.at[idx] = norm
+    return normalized, escape.astype(bool)
+
+
+def strip_extension(names: pd.Series) -> pd.Series:
+    """``a/b/c.png`` -> ``a/b/c`` (only the last suffix of the last component)."""
+    return names.str.replace(r"\.[^./]*$", "", regex=True)
+
+
+# -- rejections and the final manifest ------------------------------------------------------------
+
+class Rejections:
+    """Collects rejected rows; details say where the row came from."""
+
+    def __init__(self) -> None:
+        self._parts: list[pd.DataFrame] = []
+
+    def add(self, image_id: pd.Series | Sequence[str], path: pd.Series | Sequence[str], reason: str,
+            detail: pd.Series | Sequence[str]) -> None:
+        part = pd.DataFrame({"image_id": list(image_id), "path": list(path), "reason": reason,
+                             "detail": list(detail)})
+        if len(part):
+            self._parts.append(part)
+
+    def frame(self) -> pd.DataFrame:
+        if not self._parts:
+            return pd.DataFrame({c: pd.Series(dtype="str") for c in REJECTED_COLUMNS})
+        out = pd.concat(self._parts, ignore_index=True)
+        return out.astype({c: "str" for c in REJECTED_COLUMNS})[list(REJECTED_COLUMNS)]
+
+
+def where(tables: Sequence[CsvTable], table_idx: pd.Series, record: pd.Series) -> list[str]:
+    """'file line N' for rows carrying ``_table`` / ``_record`` bookkeeping columns."""
+    out = [""] * len(table_idx)
+    t_idx, recs = table_idx.to_numpy(), record.to_numpy()
+    for t in np.unique(t_idx):
+        pos = np.flatnonzero(t_idx == t)
+        lines = tables[int(t)].lines(recs[pos])
+        for p, ln in zip(pos, lines):
+            out[p] = f"{tables[int(t)].name} line {ln}"
+    return out
+
+
+def finalize(source: str, rows: pd.DataFrame, *, view_map: Mapping[str, str], tables: Sequence[CsvTable],
+             rejections: Rejections, counts: dict[str, int], started: float) -> SourceTable:
+    """Reject escaping paths, unknown views and duplicate ids; order and type the columns.
+
+    ``rows`` carries the manifest columns except ``source`` and ``view``, plus ``_table`` (index
+    into ``tables``) and ``_record`` (record number in that table) for error details.
+    """
+    rows = rows.reset_index(drop=True)
+    normalized, escape = check_paths(rows["path"].astype("str"))
+    rows["path"] = normalized
+    if escape.any():
+        bad = rows[escape.to_numpy()]
+        detail = [f"{w}: path {p!r} is absolute or leaves the dataset root"
+                  for w, p in zip(where(tables, bad["_table"], bad["_record"]), bad["path"])]
+        rejections.add(bad["image_id"], bad["path"], "path_escape", detail)
+        rows = rows[~escape.to_numpy()]
+
+    view, unknown = apply_view_map(rows["view_native"], view_map)
+    if unknown.any():
+        bad = rows[unknown.to_numpy()]
+        detail = [f"{w}: view {v!r} is not in the view map; add it to the view map to keep the image"
+                  for w, v in zip(where(tables, bad["_table"], bad["_record"]), bad["view_native"])]
+        rejections.add(bad["image_id"], bad["path"], "unknown_view", detail)
+    rows = rows.assign(view=view)[~unknown.to_numpy()]
+
+    dup = rows["image_id"].duplicated(keep="first")
+    if dup.any():
+        bad = rows[dup.to_numpy()]
+        first = rows.drop_duplicates("image_id", keep="first").set_index("image_id")
+        firsts = first.loc[bad["image_id"]]
+        first_where = where(tables, firsts["_table"], firsts["_record"])
+        detail = [f"{w}: image_id {i!r} already read from {f}; kept the first"
+                  for w, i, f in zip(where(tables, bad["_table"], bad["_record"]), bad["image_id"], first_where)]
+        rejections.add(bad["image_id"], bad["path"], "duplicate_id", detail)
+        rows = rows[~dup.to_numpy()]
+
+    rows = rows.drop(columns=[c for c in rows.columns if c.startswith("_")])
+    rows.insert(0, "source", source)
+    rest = [c for c in rows.columns if c not in MANIFEST_COLUMNS]
+    manifest = rows[list(MANIFEST_COLUMNS) + rest].reset_index(drop=True)
+    manifest = manifest.astype({c: "str" for c in _STRING_COLUMNS} | {"age": "float64"})
+
+    rejected = rejections.frame()
+    for reason, n in rejected["reason"].value_counts(sort=False).items():
+        counts[f"rejected/{reason}"] = int(n)
+    counts["manifest_rows"] = len(manifest)
+    seconds = time.perf_counter() - started
+    log.info("%s: %d images, %d rejected, read in %.2f s (%.0f images/s)", source, len(manifest),
+             len(rejected), seconds, len(manifest) / max(seconds, 1e-9))
+    return SourceTable(manifest, rejected, counts)

@@ -1,0 +1,79 @@
+"""A user's own data: one CSV (default ``labels.csv`` in the root) naming the images and labels.
+
+Columns (``columns=`` maps these names to the CSV's own): ``path`` and ``patient_id`` required;
+optional ``image_id`` (default: the path without its extension), ``study_id`` (default: the image
+id), ``view`` (codes through the view map; absent -> OTHER by default), ``split`` (train / val /
+test, common spellings, blank -> NA), ``sex`` (M/F/male/female, any case; O/U/unknown/blank -> NA)
+and ``age`` (years). Every other column, except those in ``ignore``, is a label: ``label:<name>``,
+float as written (blank -> NaN); a non-numeric label value is an error. Paths are relative to the
+root; backslashes are read as separators (``note/backslash_paths``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .base import (LABEL_PREFIX, Rejections, SourceTable, categorical, finalize, locate, numeric, read_csv,
+                   split_values, strip_extension, text)
+from .views import DEFAULT_VIEW_MAPS, check_view_map
+
+SOURCE = "folder"
+FIELDS: tuple[str, ...] = ("path", "patient_id", "image_id", "study_id", "view", "split", "sex", "age")
+_SEX = {"M": "M", "F": "F", "male": "M", "female": "F", "O": None, "U": None, "other": None, "unknown": None,
+        "": None}
+
+
+def read(root: Path, *, view_map: Mapping[str, str] | None = None, labels_file: str = "labels.csv",
+         columns: Mapping[str, str] | None = None, ignore: Sequence[str] = (), source: str = SOURCE) -> SourceTable:
+    """Read a folder of images described by one CSV (see the module docstring)."""
+    started = time.perf_counter()
+    root = Path(root)
+    view_map = check_view_map(DEFAULT_VIEW_MAPS[SOURCE] if view_map is None else view_map, source)
+    unknown = set(columns or {}) - set(FIELDS)
+    if unknown:
+        raise ValueError(f"folder reader: unknown column role(s) {sorted(unknown)}; known: {', '.join(FIELDS)}")
+    names = {field: (columns or {}).get(field, field) for field in FIELDS}
+    counts: dict[str, int] = {}
+    path = locate(root, [labels_file], "label table", f"put {labels_file} in {root} or pass labels_file=")
+    table = read_csv(root, path, required=(names["path"], names["patient_id"]), keep_all=True, counts=counts)
+    df = table.df
+    has = {field: names[field] in df.columns for field in FIELDS}
+
+    image_path = text(table, names["path"], fix="every row needs the image path relative to the root")
+    backslash = image_path.str.contains("\\", regex=False)
+    if backslash.any():
+        counts["note/backslash_paths"] = int(backslash.sum())
+        image_path = image_path.str.replace("\\", "/", regex=False)
+    image_id = text(table, names["image_id"]) if has["image_id"] else strip_extension(image_path)
+    rows = pd.DataFrame({"image_id": image_id, "path": image_path,
+                         "patient_id": text(table, names["patient_id"],
+                                            fix="every row needs a patient id (splits are patient-wise)")},
+                        index=df.index)
+    rows["study_id"] = (text(table, names["study_id"], required=False).fillna(image_id) if has["study_id"]
+                        else image_id)
+    na_text = pd.Series(pd.NA, index=df.index, dtype="str")
+    rows["view_native"] = text(table, names["view"], required=False) if has["view"] else na_text
+    rows["sex"] = (categorical(table, names["sex"], _SEX, casefold=True, fix="use M or F, or leave blank")
+                   if has["sex"] else na_text)
+    rows["age"] = numeric(table, names["age"], fix="age is in years; leave blank if unknown") if has["age"] else np.nan
+    rows["official_split"] = split_values(table, names["split"]) if has["split"] else na_text
+    used = {names[f] for f in FIELDS if has[f]} | set(ignore)
+    # A trailing comma on every line gives a nameless, empty column: not a label.
+    empty_unnamed = [c for c in df.columns if c.startswith("Unnamed: ") and (df[c].str.strip() == "").all()]
+    if empty_unnamed:
+        counts["note/empty_unnamed_columns"] = len(empty_unnamed)
+        used |= set(empty_unnamed)
+    for column in (c for c in df.columns if c not in used):
+        rows[f"{LABEL_PREFIX}{column}"] = numeric(
+            table, column, fix=f"label values must be numbers (or blank); pass ignore=[{column!r}] to skip the column")
+    rows["_table"], rows["_record"] = 0, df.index
+    return finalize(source, rows, view_map=view_map, tables=[table], rejections=Rejections(), counts=counts,
+                    started=started)
+
+
+__all__ = ["FIELDS", "SOURCE", "read"]

@@ -1,0 +1,128 @@
+"""VinDr-CXR (PhysioNet 1.0.0): ``annotations/image_labels_{train,test}.csv`` -> manifest.
+
+Images: ``train/<image_id>.dicom`` and ``test/<image_id>.dicom``. The train file has one row per
+(image, radiologist): three rows per image; the test file one consensus row per image (with or
+without a ``rad_id`` column).
+
+Labels are kept as reader votes so that harmonization can choose its rule:
+- ``label:<name>`` (int): how many readers marked the finding (train: 0..3; test: the consensus 0/1),
+- ``n_readers`` (int): readers behind the votes (3 on train; 1 on test, where the consensus counts
+  as a single reader),
+- ``label_consensus`` (bool): True for the test consensus rows,
+- ``rad_ids`` (str): the readers in file order, ``R1|R8|R10`` (test: its ``rad_id`` or NA).
+Then ``majority`` = ``2 * votes > n_readers``, ``any`` = ``votes >= 1``, ``all`` = ``votes ==
+n_readers``; on test all three reduce to the consensus.
+
+Not in this metadata, hence NA / derived: sex and age (the DICOM header has them), the view (the
+default map says PA: the dataset is PA chest films; ``view_native`` stays blank), patient and study
+ids (VinDr publishes neither: each image is its own patient and study, ``patient_id = study_id =
+image_id``). A second train row by the same reader for the same image is rejected as
+``duplicate_reader_row`` (the image stays, with the first row's votes); an image in both files
+keeps its train rows (``duplicate_id`` for the test row).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .base import (LABEL_PREFIX, CsvTable, Rejections, SourceFormatError, SourceTable, finalize,
+                   locate, numeric, read_csv, text)
+from .views import DEFAULT_VIEW_MAPS, check_view_map
+
+SOURCE = "vindr"
+LABELS: tuple[str, ...] = (
+    "Aortic enlargement", "Atelectasis", "Calcification", "Cardiomegaly", "Clavicle fracture",
+    "Consolidation", "Edema", "Emphysema", "Enlarged PA", "ILD", "Infiltration", "Lung Opacity",
+    "Lung cavity", "Lung cyst", "Mediastinal shift", "Nodule/Mass", "Pleural effusion",
+    "Pleural thickening", "Pneumothorax", "Pulmonary fibrosis", "Rib fracture", "Other lesion", "COPD",
+    "Lung tumor", "Pneumonia", "Tuberculosis", "Other diseases", "No finding",
+)
+_FIX = "use the annotation files of the VinDr-CXR 1.0.0 release"
+
+
+def _votes(table: CsvTable, labels: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({f"{LABEL_PREFIX}{name}": numeric(table, name, allowed=(0, 1), blank_ok=False,
+                                                        fix=_FIX).astype(np.int64)
+                         for name in labels}, index=table.df.index)
+
+
+def _train(table: CsvTable, labels: list[str], rejections: Rejections, image_ext: str) -> pd.DataFrame:
+    df = table.df
+    image_id = text(table, "image_id", fix=_FIX)
+    rad_id = text(table, "rad_id", fix=_FIX)
+    votes = _votes(table, labels)
+    repeat = pd.DataFrame({"i": image_id, "r": rad_id}).duplicated(keep="first")
+    if repeat.any():
+        bad = df.index[repeat.to_numpy()]
+        rows = table.lines(bad)
+        rejections.add(image_id[bad], "train/" + image_id[bad] + image_ext, "duplicate_reader_row",
+                       [f"{table.name} line {ln}: reader {r!r} already voted on this image; kept the first row"
+                        for ln, r in zip(rows, rad_id[bad])])
+    keep = ~repeat.to_numpy()
+    long = votes[keep].assign(image_id=image_id[keep], rad_id=rad_id[keep], _record=df.index[keep])
+    grouped = long.groupby("image_id", sort=False)
+    out = grouped[list(votes.columns)].sum()
+    out["n_readers"] = grouped.size().astype(np.int64)
+    out["label_consensus"] = False
+    out["rad_ids"] = grouped["rad_id"].agg("|".join)
+    out["_record"] = grouped["_record"].min()
+    out = out.reset_index()
+    out["official_split"] = "train"
+    return out
+
+
+def _test(table: CsvTable, labels: list[str]) -> pd.DataFrame:
+    out = _votes(table, labels)
+    out.insert(0, "image_id", text(table, "image_id", fix=_FIX))
+    out["n_readers"] = np.int64(1)
+    out["label_consensus"] = True
+    out["rad_ids"] = (text(table, "rad_id", required=False) if "rad_id" in table.df.columns
+                      else pd.Series(pd.NA, index=out.index, dtype="str"))
+    out["_record"] = table.df.index
+    out["official_split"] = "test"
+    return out
+
+
+def read(root: Path, *, view_map: Mapping[str, str] | None = None, annotations_dir: str = "annotations",
+         train_file: str = "image_labels_train.csv", test_file: str = "image_labels_test.csv",
+         image_ext: str = ".dicom") -> SourceTable:
+    """Read VinDr-CXR's image-level labels under ``root`` (see the module docstring)."""
+    started = time.perf_counter()
+    root = Path(root)
+    view_map = check_view_map(DEFAULT_VIEW_MAPS[SOURCE] if view_map is None else view_map, SOURCE)
+    counts: dict[str, int] = {}
+    rejections = Rejections()
+    fix = f"point the VinDr root at the folder holding {annotations_dir}/, train/ and test/"
+    train_path = locate(root, [f"{annotations_dir}/{train_file}"], "VinDr train labels", fix)
+    test_path = locate(root, [f"{annotations_dir}/{test_file}"], "VinDr test labels", fix)
+    train = read_csv(root, train_path, required=("image_id", "rad_id", *LABELS), keep_all=True, counts=counts)
+    labels = [c for c in train.df.columns if c not in ("image_id", "rad_id")]
+    test = read_csv(root, test_path, required=("image_id", *labels), optional=("rad_id",), counts=counts)
+    extra = [c for c in test.df.columns if c not in ("image_id", "rad_id", *labels)]
+    if extra:
+        raise SourceFormatError(test.name, f"label column(s) not in {train.name}: {extra}", column=extra[0],
+                                line=1, fix="both files must carry the same label columns")
+
+    parts = [_train(train, labels, rejections, image_ext).assign(_table=0),
+             _test(test, labels).assign(_table=1)]
+    rows = pd.concat(parts, ignore_index=True)
+    folder = rows["official_split"]
+    rows["path"] = folder + "/" + rows["image_id"] + image_ext
+    rows["patient_id"] = rows["image_id"]
+    rows["study_id"] = rows["image_id"]
+    rows["view_native"] = pd.Series(pd.NA, index=rows.index, dtype="str")
+    rows["sex"] = pd.Series(pd.NA, index=rows.index, dtype="str")
+    rows["age"] = np.nan
+    label_cols = [f"{LABEL_PREFIX}{name}" for name in labels]
+    rows = rows[["image_id", "path", "patient_id", "study_id", "view_native", "sex", "age", "official_split",
+                 *label_cols, "n_readers", "label_consensus", "rad_ids", "_table", "_record"]]
+    return finalize(SOURCE, rows, view_map=view_map, tables=[train, test], rejections=rejections,
+                    counts=counts, started=started)
+
+
+__all__ = ["LABELS", "SOURCE", "read"]

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import pytest
+from sourcefiles import core, lines, write
+
+from cxrinit.sources import SourceFormatError, vindr
+
+LABELS = vindr.LABELS
+HEADER = "image_id,rad_id," + ",".join(LABELS)
+
+
+def row(image_id: str, rad_id: str | None, *positive: str) -> str:
+    votes = ",".join("1" if name in positive else "0" for name in LABELS)
+    return f"{image_id},{rad_id},{votes}" if rad_id is not None else f"{image_id},{votes}"
+
+
+def make(root, *, test_rad_id: bool = False):
+    write(root / "annotations/image_labels_train.csv", lines(
+        HEADER,
+        row("a1", "R8", "Cardiomegaly", "Pleural effusion"),
+        row("a1", "R9", "Cardiomegaly"),
+        row("a1", "R10", "No finding"),
+        row("b2", "R2", "No finding"),
+        row("b2", "R3", "No finding"),
+        row("b2", "R2", "Nodule/Mass"),  # the same reader twice: a later row is rejected
+        row("b2", "R4", "No finding"),
+    ))
+    test_header = "image_id,rad_id," + ",".join(LABELS) if test_rad_id else "image_id," + ",".join(LABELS)
+    write(root / "annotations/image_labels_test.csv", lines(
+        test_header,
+        row("c3", "R11" if test_rad_id else None, "Pneumothorax"),
+        row("a1", "R11" if test_rad_id else None, "No finding"),  # also a train image: rejected
+    ))
+
+
+def test_votes_readers_and_consensus(tmp_path):
+    make(tmp_path)
+    table = vindr.read(tmp_path)  # no image files exist: the reader never needs them
+    m = table.manifest
+    assert core(m) == [
+        dict(source="vindr", image_id="a1", path="train/a1.dicom", patient_id="a1", study_id="a1", view="PA",
+             view_native=None, sex=None, age=None, official_split="train"),
+        dict(source="vindr", image_id="b2", path="train/b2.dicom", patient_id="b2", study_id="b2", view="PA",
+             view_native=None, sex=None, age=None, official_split="train"),
+        dict(source="vindr", image_id="c3", path="test/c3.dicom", patient_id="c3", study_id="c3", view="PA",
+             view_native=None, sex=None, age=None, official_split="test"),
+    ]
+    label_cols = [c for c in m.columns if c.startswith("label:")]
+    assert label_cols == [f"label:{n}" for n in LABELS]
+    assert list(m.columns[10 + len(LABELS):]) == ["n_readers", "label_consensus", "rad_ids"]
+    assert m["label:Cardiomegaly"].tolist() == [2, 0, 0]
+    assert m["label:Pleural effusion"].tolist() == [1, 0, 0]
+    assert m["label:No finding"].tolist() == [1, 3, 0]
+    assert m["label:Nodule/Mass"].tolist() == [0, 0, 0]  # the repeated reader's vote is not counted
+    assert m["label:Pneumothorax"].tolist() == [0, 0, 1]
+    assert m["n_readers"].tolist() == [3, 3, 1]
+    assert m["label_consensus"].tolist() == [False, False, True]
+    assert m["rad_ids"].tolist()[:2] == ["R8|R9|R10", "R2|R3|R4"] and m["rad_ids"].isna().tolist()[2]
+    assert str(m["label:Cardiomegaly"].dtype) == "int64"
+    # majority rule, as harmonization will apply it: 2 of 3 on train, the consensus on test
+    assert (2 * m["label:Cardiomegaly"] > m["n_readers"]).tolist() == [True, False, False]
+
+    rej = table.rejected
+    assert rej[["image_id", "path", "reason"]].values.tolist() == [
+        ["b2", "train/b2.dicom", "duplicate_reader_row"],
+        ["a1", "test/a1.dicom", "duplicate_id"],
+    ]
+    assert rej["detail"][0].startswith("annotations/image_labels_train.csv line 7:")
+    assert rej["detail"][1] == ("annotations/image_labels_test.csv line 3: image_id 'a1' already read from "
+                                "annotations/image_labels_train.csv line 2; kept the first")
+    assert table.counts == {
+        "read/annotations/image_labels_train.csv": 7, "read/annotations/image_labels_test.csv": 2,
+        "rejected/duplicate_reader_row": 1, "rejected/duplicate_id": 1, "manifest_rows": 3,
+    }
+
+
+def test_test_file_with_rad_id(tmp_path):
+    make(tmp_path, test_rad_id=True)
+    m = vindr.read(tmp_path).manifest
+    assert m["rad_ids"].tolist() == ["R8|R9|R10", "R2|R3|R4", "R11"]
+
+
+def test_bad_vote_names_file_column_line(tmp_path):
+    make(tmp_path)
+    path = tmp_path / "annotations/image_labels_train.csv"
+    text = path.read_text().splitlines()
+    text[3] = text[3].replace("a1,R10,0,", "a1,R10,2,", 1)  # Aortic enlargement = 2
+    path.write_text("\n".join(text) + "\n")
+    with pytest.raises(SourceFormatError) as err:
+        vindr.read(tmp_path)
+    msg = str(err.value)
+    assert "annotations/image_labels_train.csv" in msg and "'Aortic enlargement'" in msg and "line 4" in msg
+    assert "'2'" in msg and err.value.line == 4
+
+
+def test_missing_file_and_column(tmp_path):
+    with pytest.raises(SourceFormatError, match=r"image_labels_train\.csv: VinDr train labels not found"):
+        vindr.read(tmp_path)
+    make(tmp_path)
+    path = tmp_path / "annotations/image_labels_test.csv"
+    path.write_text(path.read_text().replace(",Pneumothorax,", ",Pneumothoraxx,"))
+    with pytest.raises(SourceFormatError, match=r"image_labels_test\.csv, column 'Pneumothorax', line 1: missing"):
+        vindr.read(tmp_path)

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from sourcefiles import lines, write
+
+from cxrinit.sources import (DEFAULT_VIEW_MAPS, MANIFEST_COLUMNS, SOURCES, SourceFormatError, read_source)
+from cxrinit.sources.base import check_paths
+from cxrinit.sources.terms import parse_cell, parse_terms
+from cxrinit.sources.views import apply_view_map, check_view_map
+
+
+@pytest.mark.parametrize("cell, style, terms, notes", [
+    ("Cardiomegaly|Effusion", "pipe", "Cardiomegaly|Effusion", None),
+    ("No Finding", "pipe", "No Finding", None),
+    (" Mass |Nodule", "pipe", "Mass|Nodule", "stray_spaces"),
+    ("Mass||Nodule|", "pipe", "Mass|Nodule", "empty_terms"),
+    ("", "pipe", None, "missing"),
+    ("['pleural effusion', 'cardiomegaly']", "pylist", "pleural effusion|cardiomegaly", None),
+    ("[' pleural effusion', 'cardiomegaly ']", "pylist", "pleural effusion|cardiomegaly", "stray_spaces"),
+    ("['', 'nodule']", "pylist", "nodule", "empty_terms"),
+    ("['nodule', 'nodule']", "pylist", "nodule|nodule", "duplicate_terms"),
+    ("[]", "pylist", "", "empty_list"),
+    ("['a|b']", "pylist", "a/b", "pipe_in_term"),
+    ("'normal'", "pylist", "normal", "not_a_list"),
+    ("[normal, 'copd signs']", "pylist", "normal|copd signs", "unparsed_list"),
+    # never evaluated: literal_eval refuses calls, the fallback keeps the text as a term
+    ("__import__('os').system('false')", "pylist", "__import__('os').system('false')", "unparsed_list"),
+    (None, "pylist", None, "missing"),
+])
+def test_parse_cell(cell, style, terms, notes):
+    assert parse_cell(cell, style) == (terms, notes)
+
+
+def test_parse_terms_counts_rows_not_distinct_cells():
+    cells = pd.Series(["['a']", "[' a']", "[' a']", None, "['a']"], dtype="str")
+    terms, quality, notes = parse_terms(cells, "pylist")
+    assert terms.tolist()[:3] == ["a", "a", "a"] and pd.isna(terms[3])
+    assert quality.isna().tolist() == [True, False, False, False, True]
+    assert notes == {"stray_spaces": 2, "missing": 1}
+
+
+def test_view_map_exact_glob_blank_unknown():
+    native = pd.Series(["Frontal|AP", "Frontal|RL", "Lateral", None, "Oblique"], dtype="str")
+    view, unknown = apply_view_map(native, {**DEFAULT_VIEW_MAPS["chexpert"], "": "OTHER"})
+    assert view.tolist()[:4] == ["AP", "OTHER", "LATERAL", "OTHER"]
+    assert unknown.tolist() == [False, False, False, False, True]
+    with pytest.raises(ValueError, match="targets must be one of"):
+        check_view_map({"PA": "FRONTAL"}, "nih")
+
+
+def test_check_paths():
+    paths = pd.Series(["a/b.png", "a/../b.png", "./c.png", "a//d.png", "a/../../e.png", "..", "/abs.png",
+                       "C:\\x.png", "..\\x.png", "a/..b.png"], dtype="str")
+    normalized, escape = check_paths(paths)
+    assert escape.tolist() == [False, False, False, False, True, True, True, True, True, False]
+    assert normalized.tolist()[:4] == ["a/b.png", "b.png", "c.png", "a/d.png"]
+    assert normalized.tolist()[9] == "a/..b.png"
+
+
+def test_registry():
+    assert set(SOURCES) == {"vindr", "nih", "chexpert", "mimic", "uka", "padchest", "folder"}
+    assert set(DEFAULT_VIEW_MAPS) == set(SOURCES)
+    with pytest.raises(ValueError, match="unknown source 'cxr'"):
+        read_source("cxr", ".")
+
+
+def test_read_source_blank_lines_keep_line_numbers_and_parquet_round_trip(tmp_path):
+    write(tmp_path / "labels.csv", "path,patient_id,split,finding\na.png,p1,train,1\n\nb.png,p2,test,0\n")
+    table = read_source("folder", tmp_path)
+    assert table.counts["note/blank_lines/labels.csv"] == 1 and len(table.manifest) == 2
+    assert list(table.manifest.columns[:10]) == list(MANIFEST_COLUMNS)
+    table.manifest.to_parquet(tmp_path / "m.parquet")
+    back = pd.read_parquet(tmp_path / "m.parquet")
+    pd.testing.assert_frame_equal(back, table.manifest, check_dtype=False)
+    assert back["official_split"].tolist() == ["train", "test"]
+
+    write(tmp_path / "labels.csv", "path,patient_id,split,finding\na.png,p1,train,1\n\nb.png,p2,test,x\n")
+    with pytest.raises(SourceFormatError, match="column 'finding', line 4"):
+        read_source("folder", tmp_path)
+
+
+def test_empty_and_malformed_csv(tmp_path):
+    write(tmp_path / "labels.csv", "")
+    with pytest.raises(SourceFormatError, match="labels.csv: file is empty"):
+        read_source("folder", tmp_path)
+    write(tmp_path / "labels.csv", lines("path,patient_id", "a.png,p1", "b.png,p2,extra"))
+    with pytest.raises(SourceFormatError, match="labels.csv: malformed CSV"):
+        read_source("folder", tmp_path)
