@@ -78,12 +78,12 @@ def prevalence_heatmap(report: pd.DataFrame, *, split: str = ALL, title: str | N
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     ax.set_facecolor("0.85")
-    shown = np.ma.masked_invalid(values)
-    image = ax.imshow(shown, cmap="viridis", vmin=0.0, vmax=max(0.05, float(np.nanmax(values)) if np.isfinite(values).any()
-                                                                 else 1.0), aspect="auto")
+    vmax = max(0.05, float(np.nanmax(values))) if np.isfinite(values).any() else 1.0
+    image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis", vmin=0.0, vmax=vmax, aspect="auto")
     for (r, c), v in np.ndenumerate(values):
-        text = "n/a" if np.isnan(v) else f"{100 * v:.1f}"
-        ax.text(c, r, text, ha="center", va="center", fontsize=7, color="0.3" if np.isnan(v) else "white")
+        # dark text on the bright end of viridis, white elsewhere, grey on the n/a cells
+        color = "0.3" if np.isnan(v) else ("black" if v / vmax > 0.6 else "white")
+        ax.text(c, r, "n/a" if np.isnan(v) else f"{100 * v:.1f}", ha="center", va="center", fontsize=7, color=color)
     ax.set_xticks(range(len(findings)), findings, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(len(sources)), sources, fontsize=8)
     ax.set_title(title or f"Prevalence (%) per dataset and finding, split: {split}", fontsize=10)
