@@ -1,0 +1,79 @@
+"""DVC: the demo stage reproduces offline, a second repro does nothing, push + pull restores identical files."""
+
+from __future__ import annotations
+
+import configparser
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, TINY_DEMO
+
+pytestmark = pytest.mark.slow
+
+
+def _sh(*cmd: str, cwd: Path) -> str:
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+def _tree_hashes(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_default_remote_is_a_local_folder() -> None:
+    config = configparser.ConfigParser()
+    config.read(REPO / ".dvc" / "config")
+    name = config["core"]["remote"]
+    section = next(s for s in config.sections() if s.strip("'") == f'remote "{name}"')
+    url = config[section]["url"]
+    assert "://" not in url, "the default remote must be a local directory"
+
+
+def test_repro_is_cached_and_push_pull_restores_identical_files(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ("pyproject.toml", "mlflow.yaml", "dvc.yaml", ".dvcignore", ".gitignore", "conf"):
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, repo / name)
+    shutil.rmtree(repo / "conf" / "local")
+    (repo / "conf" / "local").mkdir()
+    shutil.copytree(REPO / "src", repo / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    (repo / ".dvc").mkdir()
+    shutil.copy2(REPO / ".dvc" / "config", repo / ".dvc" / "config")
+    demo = yaml.safe_load((repo / "conf/demo/parameters_demo.yml").read_text())
+    for source, sizes in TINY_DEMO["demo"]["sources"].items():
+        demo["demo"]["sources"][source].update(sizes)
+    demo["demo"]["workers"] = 1
+    (repo / "conf/demo/parameters_demo.yml").write_text(yaml.safe_dump(demo))
+    remote = tmp_path / "remote"
+
+    _sh("git", "init", "-q", cwd=repo)
+    _sh("dvc", "remote", "modify", "--local", "local", "url", str(remote), cwd=repo)
+    out = _sh("dvc", "repro", cwd=repo)
+    assert "Running stage 'demo'" in out
+    produced = _tree_hashes(repo / "data/01_raw/demo")
+    assert any(k.startswith("vindr/train/") for k in produced) and "padchest.truth.parquet" in produced
+
+    again = _sh("dvc", "repro", cwd=repo)
+    assert "Running stage" not in again
+
+    _sh("git", "add", "-A", cwd=repo)
+    _sh("git", "commit", "-qm", "demo data", cwd=repo)
+    _sh("dvc", "push", cwd=repo)
+
+    clone = tmp_path / "clone"
+    _sh("git", "clone", "-q", str(repo), str(clone), cwd=tmp_path)
+    assert not (clone / "data/01_raw/demo").exists()
+    _sh("dvc", "remote", "modify", "--local", "local", "url", str(remote), cwd=clone)
+    _sh("dvc", "pull", cwd=clone)
+    assert _tree_hashes(clone / "data/01_raw/demo") == produced
