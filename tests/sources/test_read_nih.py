@@ -82,8 +82,9 @@ def test_release_folder_boundaries():
     assert nih.release_folder(names).tolist() == [f"images_{n:03d}/images" for n in (1, 2, 2, 3, 11, 12, 12)]
 
 
-def test_older_file_name_and_no_trailing_comma(tmp_path):
-    rows = [r.rstrip(",") for r in ROWS]
+@pytest.mark.parametrize("rows_end_with_comma", [False, True])
+def test_older_file_name_and_no_trailing_comma_in_header(tmp_path, rows_end_with_comma):
+    rows = ROWS if rows_end_with_comma else [r.rstrip(",") for r in ROWS]
     make(tmp_path, images=False, header=HEADER.rstrip(","), rows=rows, name="Data_Entry_2017.csv")
     m = nih.read(tmp_path).manifest
     assert m["image_id"].tolist() == ["00000001_000", "00000001_001", "00000002_000", "00001336_000",

@@ -32,6 +32,16 @@ def test_parse_cell(cell, style, terms, notes):
     assert parse_cell(cell, style) == (terms, notes)
 
 
+@pytest.mark.parametrize("cell", ["['a', 'b c']", "[ 'a' ,'b' ]", "['']", "[' x ', '']", "[]", "['a,b', 'c']"])
+def test_fast_list_path_agrees_with_literal_eval(cell):
+    import ast
+
+    from cxrinit.sources.terms import _SIMPLE_LIST
+    assert _SIMPLE_LIST.fullmatch(cell)
+    expected = [t.strip() for t in ast.literal_eval(cell) if t.strip()]
+    assert (parse_cell(cell, "pylist")[0] or "").split("|") == (expected or [""])
+
+
 def test_parse_terms_counts_rows_not_distinct_cells():
     cells = pd.Series(["['a']", "[' a']", "[' a']", None, "['a']"], dtype="str")
     terms, quality, notes = parse_terms(cells, "pylist")
@@ -65,10 +75,10 @@ def test_registry():
         read_source("cxr", ".")
 
 
-def test_read_source_blank_lines_keep_line_numbers_and_parquet_round_trip(tmp_path):
+def test_blank_lines_keep_line_numbers_and_parquet_round_trip(tmp_path):
     write(tmp_path / "labels.csv", "path,patient_id,split,finding\na.png,p1,train,1\n\nb.png,p2,test,0\n")
     table = read_source("folder", tmp_path)
-    assert table.counts["note/blank_lines/labels.csv"] == 1 and len(table.manifest) == 2
+    assert table.counts["read/labels.csv"] == 2 and len(table.manifest) == 2
     assert list(table.manifest.columns[:10]) == list(MANIFEST_COLUMNS)
     table.manifest.to_parquet(tmp_path / "m.parquet")
     back = pd.read_parquet(tmp_path / "m.parquet")
@@ -80,10 +90,19 @@ def test_read_source_blank_lines_keep_line_numbers_and_parquet_round_trip(tmp_pa
         read_source("folder", tmp_path)
 
 
+def test_ragged_rows(tmp_path):
+    # short rows are padded, a trailing empty field beyond the header is tolerated (NIH's old file)
+    write(tmp_path / "labels.csv", lines("path,patient_id,split", "a.png,p1,train,", "b.png,p2", "", "c.png,p3,x"))
+    with pytest.raises(SourceFormatError, match="column 'split', line 5: unexpected value"):
+        read_source("folder", tmp_path)
+    write(tmp_path / "labels.csv", lines("path,patient_id,split", "a.png,p1,train,", "b.png,p2"))
+    assert read_source("folder", tmp_path).manifest["official_split"].isna().tolist() == [False, True]
+
+
 def test_empty_and_malformed_csv(tmp_path):
     write(tmp_path / "labels.csv", "")
     with pytest.raises(SourceFormatError, match="labels.csv: file is empty"):
         read_source("folder", tmp_path)
     write(tmp_path / "labels.csv", lines("path,patient_id", "a.png,p1", "b.png,p2,extra"))
-    with pytest.raises(SourceFormatError, match="labels.csv: malformed CSV"):
+    with pytest.raises(SourceFormatError, match="labels.csv, line 3: malformed CSV: 3 fields where the header has 2"):
         read_source("folder", tmp_path)

@@ -4,6 +4,9 @@ A reader turns one dataset's native metadata into a :class:`SourceTable`: the ma
 image, :data:`MANIFEST_COLUMNS` first, then the native labels as ``label:<name>`` or term-set
 columns, then documented extras), the rows it could not accept (``rejected``, reason per row) and
 ``counts`` (flat ``{"read/<file>": rows, "rejected/<reason>": rows, "note/<what>": rows, ...}``).
+``rejected`` holds metadata rows: usually an image that was left out (``path_escape``,
+``unknown_view``, ``duplicate_id``, ``no_label_row``), sometimes a row of an image that was kept
+(VinDr ``duplicate_reader_row``).
 
 Malformed metadata raises :class:`SourceFormatError` naming the file, the column and the line
 (1-based, the header is line 1; exact even when quoted fields span lines, because the line is
@@ -25,6 +28,8 @@ from typing import NoReturn
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .views import apply_view_map
 
@@ -57,7 +62,7 @@ class SourceFormatError(ValueError):
             where += f", column {column!r}"
         if line is not None:
             where += f", line {line}"
-        super().__init__(f"{where}: {problem}" + (f". {fix}" if fix else ""))
+        super().__init__(f"{where}: {problem}" + (f". {fix[:1].upper()}{fix[1:]}" if fix else ""))
 
 
 @dataclass
@@ -73,8 +78,9 @@ class SourceTable:
 class CsvTable:
     """One metadata file as read: every cell a string ('' when blank), index = record number.
 
-    Record ``i`` starts on line ``i + 2`` unless a quoted field spans lines; :meth:`lines` then
-    rescans the file, which only errors and rejections ever ask for.
+    Record ``i`` (blank lines are not records) starts on line ``i + 2`` unless blank lines or quoted
+    fields spanning lines intervene; :meth:`lines` then rescans the file, which only errors and
+    rejections ever ask for.
     """
 
     path: Path
@@ -119,8 +125,9 @@ def _record_start_lines(path: Path) -> np.ndarray:
         reader = csv.reader(fh)
         next(reader, None)
         previous_end = reader.line_num
-        for _ in reader:
-            starts.append(previous_end + 1)
+        for record in reader:
+            if record:  # blank lines are not records for the parsers either
+                starts.append(previous_end + 1)
             previous_end = reader.line_num
     return np.asarray(starts, dtype=np.int64)
 
@@ -134,9 +141,57 @@ def locate(root: Path, candidates: Sequence[str], what: str, fix: str) -> Path:
     raise SourceFormatError(root / candidates[0], f"{what} not found{others}", fix=fix)
 
 
+def _parse(path: Path, name: str, columns: list[str], keep_all: bool) -> pd.DataFrame:
+    """All cells as strings, blank lines skipped, index = data record number (blank lines not counted).
+
+    Arrow's multi-threaded parser first; when it refuses the file (a row with too few or too many
+    fields), :func:`_parse_ragged` reads it record by record.
+    """
+    try:
+        df = pd.read_csv(path, dtype=str, engine="pyarrow", keep_default_na=False, na_values=[],
+                         usecols=None if keep_all else columns, encoding="utf-8")
+        return df[columns]
+    except UnicodeDecodeError as exc:
+        raise SourceFormatError(name, f"not UTF-8 text ({exc.reason})", fix="save it as UTF-8") from None
+    except (ValueError, KeyError, pa.ArrowException) as exc:
+        log.debug("%s: arrow CSV parser refused the file (%s); reading it record by record", name, exc)
+    return _parse_ragged(path, name, columns)
+
+
+def _parse_ragged(path: Path, name: str, columns: list[str]) -> pd.DataFrame:
+    """Short rows padded with ''; extra fields allowed only when empty (a trailing delimiter)."""
+    with _open_text(path) as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        width = len(header)
+        rows = []
+        try:
+            for record in reader:
+                if not record:
+                    continue
+                if len(record) > width:
+                    if any(field.strip() for field in record[width:]):
+                        raise SourceFormatError(
+                            name, f"malformed CSV: {len(record)} fields where the header has {width}", line=reader.line_num,
+                            fix="check quoting and the number of fields on that line")
+                    record = record[:width]
+                rows.append(record + [""] * (width - len(record)))
+        except csv.Error as exc:
+            raise SourceFormatError(name, f"malformed CSV ({exc})", line=reader.line_num,
+                                    fix="check the quoting on that line") from None
+        except UnicodeDecodeError as exc:
+            raise SourceFormatError(name, f"not UTF-8 text ({exc.reason})", fix="save it as UTF-8") from None
+    # Same column names as pandas gives the header (duplicates and blanks renamed).
+    names = pd.read_csv(path, nrows=0, dtype=str, index_col=False).columns.tolist()
+    names += [f"Unnamed: {i}" for i in range(len(names), width)]
+    df = pd.DataFrame(rows, columns=names[:width], dtype="str") if rows else pd.DataFrame(
+        {c: pd.Series(dtype="str") for c in names[:width]})
+    return df[columns]
+
+
 def read_csv(root: Path, path: Path, *, required: Sequence[str], optional: Sequence[str] = (),
              keep_all: bool = False, counts: dict[str, int]) -> CsvTable:
-    """Read a metadata CSV as strings; check the header; drop (and count) blank lines.
+    """Read a metadata CSV as strings ('' when blank); check the header; skip blank lines.
 
     Only ``required`` + ``optional`` columns are parsed unless ``keep_all``; a missing required
     column raises naming the file and the column.
@@ -157,20 +212,8 @@ def read_csv(root: Path, path: Path, *, required: Sequence[str], optional: Seque
             name, f"missing required column(s) {', '.join(map(repr, missing))}; the header has "
                   f"{', '.join(map(repr, header))}",
             column=missing[0], line=1, fix="use the dataset's original file, or rename the column")
-    wanted = set(required) | set(optional)
-    try:
-        df = pd.read_csv(path, dtype=str, na_filter=False, skip_blank_lines=False, index_col=False,
-                         usecols=None if keep_all else (lambda c: c in wanted), encoding="utf-8")
-    except pd.errors.ParserError as exc:
-        raise SourceFormatError(name, f"malformed CSV ({exc})",
-                                fix="check quoting and the number of fields on that line") from None
-    except UnicodeDecodeError as exc:
-        raise SourceFormatError(name, f"not UTF-8 text ({exc.reason})", fix="save it as UTF-8") from None
-    # Blank lines become all-'' rows so that record numbers stay equal to line numbers - 2.
-    blank = (df == "").all(axis=1) if len(df.columns) else pd.Series(False, index=df.index)
-    if blank.any():
-        counts[f"note/blank_lines/{name}"] = int(blank.sum())
-        df = df[~blank.to_numpy()]
+    columns = header if keep_all else [c for c in header if c in set(required) | set(optional)]
+    df = _parse(path, name, columns, keep_all)
     counts[f"read/{name}"] = len(df)
     return CsvTable(path, name, df)
 
@@ -220,6 +263,25 @@ def numeric(table: CsvTable, column: str, *, allowed: Sequence[float] | None = N
     return values
 
 
+def parsed(table: CsvTable, column: str, parse: Callable[[str], float], *, problem: str, fix: str) -> pd.Series:
+    """Floats from ``parse`` (called once per distinct stripped value; ValueError = unparseable); blank -> NaN."""
+    def run(uniques: np.ndarray) -> np.ndarray:
+        out = np.empty(len(uniques), dtype=np.float64)
+        for i, u in enumerate(uniques):
+            text = u.strip()
+            try:
+                out[i] = parse(text) if text else np.nan
+            except ValueError:
+                out[i] = np.inf  # marker: no real value in these columns is infinite
+        return out
+
+    values = _by_unique(table.df[column], run, np.float64)
+    bad = np.isinf(values)
+    if bad.any():
+        table.fail(bad, column, problem, fix)
+    return values
+
+
 def categorical(table: CsvTable, column: str, mapping: Mapping[str, str | None], *,
                 casefold: bool = False, fix: str = "") -> pd.Series:
     """Map stripped values through ``mapping`` ('' = blank; value None = NA); unknown values raise."""
@@ -242,6 +304,28 @@ def split_values(table: CsvTable, column: str) -> pd.Series:
     """An official-split column (train/val/test and common spellings; blank -> NA)."""
     return categorical(table, column, {**SPLIT_SYNONYMS, "": None}, casefold=True,
                        fix="use train, val or test (or leave blank for no official split)")
+
+
+def _arrow(values: pd.Series | pd.Index) -> pa.Array:
+    arr = pa.array(pd.Series(values).astype("str"), type=pa.large_string())
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def member(values: pd.Series, universe: pd.Series | pd.Index) -> np.ndarray:
+    """``values.isin(universe)`` for string data, hashed in Arrow (pandas' str isin loops in Python)."""
+    found = pc.is_in(_arrow(values), value_set=_arrow(universe))
+    return found.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def extract(values: pd.Series, pattern: str) -> pd.DataFrame:
+    """Named groups of an RE2 ``pattern`` per value (NA where it does not match), computed in Arrow."""
+    found = pc.extract_regex(_arrow(values), pattern)
+    matched = found.is_valid().to_numpy(zero_copy_only=False)
+    out = {}
+    for i, fld in enumerate(found.type):
+        col = pd.Series(found.field(i).to_numpy(zero_copy_only=False), index=values.index, dtype="str")
+        out[fld.name] = col.where(matched)
+    return pd.DataFrame(out, index=values.index)
 
 
 # -- paths ----------------------------------------------------------------------------------------

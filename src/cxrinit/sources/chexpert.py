@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .base import (LABEL_PREFIX, CsvTable, Rejections, SourceFormatError, SourceTable, categorical,
-                   check_paths, finalize, numeric, read_csv, text)
+                   check_paths, extract, finalize, numeric, read_csv, text)
 from .views import DEFAULT_VIEW_MAPS, check_view_map
 
 SOURCE = "chexpert"
@@ -56,7 +56,7 @@ def find_folder(root: Path, folder: str | None) -> str:
 def _rows(table: CsvTable, folder: str, split: str, labels: list[str], counts: dict[str, int]) -> pd.DataFrame:
     path = text(table, "Path", fix=_FIX)
     _, escape = check_paths(path)
-    parts = path.str.extract(_PATH)
+    parts = extract(path, _PATH)
     bad = (parts["top"].isna() | ~parts["top"].isin(FOLDERS)) & ~escape
     if bad.any():
         table.fail(bad, "Path", f"path is not like {folder}/train/patient00001/study1/view1_frontal.jpg",

