@@ -1,0 +1,122 @@
+"""Initializations: which timm architecture, where its weights come from, how to obtain them.
+
+An initialization is plain data (``InitSpec``); the built-in ones are below and a user adds more in
+configuration as a dict with the same fields, e.g.::
+
+    my_init: {arch: vit_small_patch16_224.augreg_in21k, file: /weights/vit_s16.safetensors}
+    hub_init: {arch: "hf-hub:timm/vit_base_patch16_224.augreg_in21k"}
+    scratch: {arch: vit_tiny_patch16_224, weights: none, model_kwargs: {depth: 4}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Literal
+
+WeightsSource = Literal["hub", "file", "none"]
+HeadPolicy = Literal["auto", "keep", "reset"]
+_WEIGHTS = ("hub", "file", "none")
+_HEADS = ("auto", "keep", "reset")
+
+
+@dataclass(frozen=True)
+class InitSpec:
+    """One initialization.
+
+    ``arch``: a timm model name, optionally with its pretrained tag (``vit_base_patch16_224.augreg_in21k``),
+    or ``hf-hub:<repo>``. ``weights``: ``hub`` (timm ``pretrained=True``; a ``file``, when set, is used
+    instead and nothing is downloaded), ``file`` (only ``file``), ``none`` (random init).
+    ``head``: ``auto`` keeps a checkpoint's classifier when its label list matches the target's (reordered
+    if needed) and replaces it otherwise; ``keep`` insists; ``reset`` always starts a new head.
+    ``mean``/``std`` override the architecture's own normalization. ``howto`` says where to get the weights
+    (shown when they are missing).
+    """
+
+    name: str
+    arch: str
+    weights: WeightsSource = "hub"
+    file: str | None = None
+    head: HeadPolicy = "auto"
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    model_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    howto: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.arch:
+            raise ValueError(f"an initialization needs a name and an arch, got name={self.name!r} arch={self.arch!r}")
+        if self.weights not in _WEIGHTS:
+            raise ValueError(f"init {self.name!r}: weights={self.weights!r} unknown; use one of {list(_WEIGHTS)}")
+        if self.head not in _HEADS:
+            raise ValueError(f"init {self.name!r}: head={self.head!r} unknown; use one of {list(_HEADS)}")
+        for key in ("mean", "std"):
+            value = getattr(self, key)
+            if value is not None:
+                object.__setattr__(self, key, tuple(float(v) for v in value))
+        object.__setattr__(self, "model_kwargs", dict(self.model_kwargs))
+
+    @property
+    def config_key(self) -> str:
+        """Where a user sets this init's weights file (parameters of the fine-tuning pipeline)."""
+        return f"inits.{self.name}.file"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["mean"] = list(self.mean) if self.mean is not None else None
+        d["std"] = list(self.std) if self.std is not None else None
+        return d
+
+
+_DINOV2_URL = "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitb14/dinov2_vitb14_pretrain.pth"
+
+#: The study's three arms plus a random-init control.
+BUILTIN_INITS: dict[str, InitSpec] = {
+    "dinov2": InitSpec(
+        name="dinov2", arch="vit_base_patch14_dinov2.lvd142m",
+        howto=(f"download {_DINOV2_URL} (official DINOv2 ViT-B/14, hub key layout, converted on load) or "
+               "model.safetensors from https://huggingface.co/timm/vit_base_patch14_dinov2.lvd142m")),
+    "imagenet21k": InitSpec(
+        name="imagenet21k", arch="vit_base_patch16_224.augreg_in21k",
+        howto="download model.safetensors from https://huggingface.co/timm/vit_base_patch16_224.augreg_in21k"),
+    "mimic": InitSpec(
+        name="mimic", arch="vit_base_patch16_224", weights="file",
+        howto=("run the pretraining pipeline (`kedro run --pipeline pretraining`), which registers the MIMIC-CXR "
+               "model in MLflow and passes its best.safetensors here, or point to such a file yourself")),
+    "random": InitSpec(name="random", arch="vit_base_patch16_224", weights="none"),
+}
+
+
+def init_spec(spec: InitSpec | Mapping[str, Any] | str,
+              registry: Mapping[str, InitSpec | Mapping[str, Any]] | None = None) -> InitSpec:
+    """Resolve a name, a config dict or an ``InitSpec`` into an ``InitSpec``.
+
+    A dict with a ``name`` that exists in the registry overrides that entry's fields (so
+    ``{name: mimic, file: ...}`` or ``{name: dinov2, file: ...}`` just adds the file); a new name
+    needs an ``arch``. ``registry`` adds to (or overrides) the built-in entries.
+    """
+    known: dict[str, InitSpec] = dict(BUILTIN_INITS)
+    for key, value in (registry or {}).items():
+        known[key] = init_spec({"name": key, **value} if isinstance(value, Mapping) else value, {})
+    if isinstance(spec, InitSpec):
+        return spec
+    if isinstance(spec, str):
+        if spec not in known:
+            raise KeyError(f"unknown initialization {spec!r}; known: {sorted(known)}. Add an entry with at least "
+                           "an `arch` (a timm model name or hf-hub:<repo>) to the inits configuration.")
+        return known[spec]
+    if not isinstance(spec, Mapping):
+        raise TypeError(f"an initialization is a name, a dict or an InitSpec, got {type(spec).__name__}")
+    allowed = {f.name for f in fields(InitSpec)}
+    if unknown := sorted(set(spec) - allowed):
+        raise ValueError(f"initialization {spec.get('name', '?')!r}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+    name = spec.get("name")
+    if name is None:
+        raise ValueError(f"initialization dict needs a `name`: {dict(spec)}")
+    base = known.get(name)
+    if base is None:
+        if not spec.get("arch"):
+            raise ValueError(f"initialization {name!r} is not in the registry ({sorted(known)}); a new entry needs an "
+                             "`arch` (a timm model name or hf-hub:<repo>)")
+        return InitSpec(**spec)
+    return replace(base, **{k: v for k, v in spec.items() if k != "name"})

@@ -1,0 +1,165 @@
+"""Reading weights files safely and fitting them to a timm model (key layout, position grid, head)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
+SAFETENSORS_SUFFIX = ".safetensors"
+#: Containers that training frameworks wrap a state dict in.
+_WRAPPERS = ("model", "state_dict", "model_state", "module")
+#: Prefixes added by DDP and torch.compile.
+_PREFIXES = ("module.", "_orig_mod.")
+
+
+class WeightsUnavailable(RuntimeError):
+    """An initialization's weights cannot be had here (offline, or no file); the message says how to provide them."""
+
+
+def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """State dict and metadata of a weights file, never executing pickled code.
+
+    safetensors: tensors + its string metadata (JSON values decoded). PyTorch files (.pt/.pth/.bin/.ckpt)
+    load with ``weights_only=True``; a state dict wrapped in ``model``/``state_dict`` is unwrapped and a
+    sibling ``meta`` dict becomes the metadata.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file {path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix == SAFETENSORS_SUFFIX:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            raw_meta = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}
+        return _strip_prefixes(state), {k: _maybe_json(v) for k, v in raw_meta.items()}
+    if suffix not in TORCH_SUFFIXES:
+        raise ValueError(f"weights file {path}: unknown format {suffix!r}; use .safetensors or a PyTorch state dict "
+                         f"({', '.join(TORCH_SUFFIXES)})")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(
+            f"weights file {path} holds pickled Python objects beyond tensors and plain containers, and is "
+            f"refused (weights_only=True; loading it could execute arbitrary code). Re-save it as a plain state "
+            f"dict (torch.save(model.state_dict(), ...)) or as .safetensors. Detail: {str(err).splitlines()[0]}"
+        ) from err
+    return _unwrap(obj, path)
+
+
+def _maybe_json(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except (json.JSONDecodeError, TypeError):
+        return value
+
+
+def _unwrap(obj: Any, path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    if not isinstance(obj, dict):
+        raise ValueError(f"weights file {path} holds a {type(obj).__name__}, not a state dict")
+    meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
+    for key in _WRAPPERS:
+        inner = obj.get(key)
+        if isinstance(inner, dict) and inner and all(isinstance(v, torch.Tensor) for v in inner.values()):
+            return _strip_prefixes(inner), meta
+    tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise ValueError(f"weights file {path} has no tensors at the top level nor under any of {list(_WRAPPERS)}; "
+                         f"top-level keys: {sorted(obj)[:10]}")
+    if others := sorted(k for k in obj if k not in tensors and k != "meta"):
+        log.warning("weights file %s: ignoring %d non-tensor entries %s", path, len(others), others[:5])
+    return _strip_prefixes(tensors), meta
+
+
+def _strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    for prefix in _PREFIXES:
+        if state and all(k.startswith(prefix) for k in state):
+            state = {k[len(prefix):]: v for k, v in state.items()}
+    return state
+
+
+def convert_to_timm(state: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """Map foreign key layouts onto ``model`` and resample its position grid, via the model family's timm filter.
+
+    For ViTs this is timm's ``checkpoint_filter_fn``: official DINOv2 hub checkpoints (``mask_token``,
+    ``blocks.N.ls1.gamma``, ``w12``/``w3`` SwiGLU names) become timm keys, ``pos_embed`` is resampled to
+    the model's patch grid and patch embeddings to its patch size.
+    """
+    module = sys.modules.get(type(model).__module__)
+    filter_fn = getattr(module, "checkpoint_filter_fn", None)
+    if filter_fn is None:
+        return dict(state)
+    return filter_fn(dict(state), model)
+
+
+def classifier_keys(model: nn.Module) -> list[str]:
+    """State-dict keys of the model's classifier (timm names it in ``pretrained_cfg['classifier']``)."""
+    names = getattr(model, "pretrained_cfg", {}).get("classifier", "head")
+    names = [names] if isinstance(names, str) else list(names)
+    own = model.state_dict()
+    return [k for k in own if any(k == n or k.startswith(n + ".") for n in names)]
+
+
+def fit_head(state: dict[str, torch.Tensor], model: nn.Module, policy: str,
+             labels: list[str] | None, ckpt_labels: list[str] | None, origin: str) -> dict[str, torch.Tensor]:
+    """Keep, reorder or drop the checkpoint's classifier according to ``policy`` (auto / keep / reset).
+
+    A head is kept only when its label list equals the target's as a set (rows are permuted to the target's
+    order); without label lists it is kept only under ``keep`` and only if shapes match.
+    """
+    head = classifier_keys(model)
+    present = [k for k in head if k in state]
+    if not present:
+        if policy == "keep":
+            raise ValueError(f"{origin}: head='keep' but the checkpoint has no classifier ({head}); use head: auto")
+        return state
+    own = model.state_dict()
+    shapes_match = all(state[k].shape == own[k].shape for k in present)
+    if policy == "reset":
+        return _drop(state, present, origin, "head: reset")
+    if labels is not None and ckpt_labels is not None:
+        if list(ckpt_labels) == list(labels):
+            return state
+        if sorted(ckpt_labels) == sorted(labels) and shapes_match:
+            order = torch.tensor([list(ckpt_labels).index(f) for f in labels])
+            log.info("%s: classifier kept, rows reordered to the target's label order", origin)
+            return {k: (v[order] if k in present else v) for k, v in state.items()}
+        reason = f"label sets differ (checkpoint {list(ckpt_labels)}, target {list(labels)})"
+    elif shapes_match:
+        reason = "no label list to match against (checkpoint or target)"
+    else:
+        reason = "classifier shape differs"
+    if policy == "keep":
+        if shapes_match and reason.startswith("no label list"):
+            return state
+        raise ValueError(f"{origin}: head='keep' impossible: {reason}; use head: auto or reset")
+    return _drop(state, present, origin, reason)
+
+
+def _drop(state: dict[str, torch.Tensor], keys: list[str], origin: str, reason: str) -> dict[str, torch.Tensor]:
+    log.info("%s: classifier replaced by a new one (%s)", origin, reason)
+    return {k: v for k, v in state.items() if k not in keys}
+
+
+def load_into(model: nn.Module, state: dict[str, torch.Tensor], origin: str) -> None:
+    """Load ``state`` into ``model``; only the classifier may be missing (it stays freshly initialized)."""
+    result = model.load_state_dict(state, strict=False)
+    allowed = set(classifier_keys(model))
+    missing = [k for k in result.missing_keys if k not in allowed]
+    if missing or result.unexpected_keys:
+        raise ValueError(
+            f"{origin} does not fit architecture {type(model).__name__}: missing {missing[:8]}"
+            f"{' ...' if len(missing) > 8 else ''}, unexpected {result.unexpected_keys[:8]}"
+            f"{' ...' if len(result.unexpected_keys) > 8 else ''}. Check the init's `arch` (and model_kwargs) "
+            "matches the checkpoint.")

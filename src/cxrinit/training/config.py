@@ -1,0 +1,84 @@
+"""Training hyper-parameters and the two presets: ``paper`` (the study) and ``default`` (ours)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from .augment import AugmentConfig
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+SCHEDULES = ("none", "cosine")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One fine-tuning run.
+
+    ``batch_size`` is the global batch per optimizer step (all ranks, all accumulation steps together), so a
+    run means the same thing on 1 or 8 GPUs; each forward pass sees ``batch_size / (world_size * grad_accum)``.
+    ``patience``: stop after that many epochs without a better validation score (None: never stop early).
+    ``precision``: ``auto`` is bf16 autocast on CUDA and fp32 elsewhere. ``deterministic``: reproducible
+    algorithms, fixed seeds and, on CPU, one thread — a CPU run is then bit-for-bit repeatable.
+    """
+
+    epochs: int = 100
+    batch_size: int = 32
+    lr: float = 1e-5
+    weight_decay: float = 0.0
+    schedule: str = "none"
+    warmup_epochs: float = 0.0
+    min_lr_ratio: float = 0.0
+    grad_clip: float | None = None
+    grad_accum: int = 1
+    precision: str = "fp32"
+    compile: bool = False
+    patience: int | None = None
+    seed: int = 0
+    deterministic: bool = False
+    eval_batch_size: int = 128
+    prefetch: int = 2
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.augment, Mapping):
+            object.__setattr__(self, "augment", AugmentConfig(**self.augment))
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision {self.precision!r} unknown; use one of {PRECISIONS}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule {self.schedule!r} unknown; use one of {SCHEDULES}")
+        for name in ("epochs", "batch_size", "grad_accum", "eval_batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be >= 1 or null, got {self.patience}")
+
+    @classmethod
+    def preset(cls, name: str = "default", **overrides: Any) -> "TrainConfig":
+        """``paper`` or ``default``, with any field overridden (``augment`` may be a dict of its fields)."""
+        if name not in PRESETS:
+            raise ValueError(f"training preset {name!r} unknown; use one of {sorted(PRESETS)}")
+        allowed = {f.name for f in fields(cls)}
+        if unknown := sorted(set(overrides) - allowed):
+            raise ValueError(f"unknown training option(s) {unknown}; allowed: {sorted(allowed)}")
+        base = PRESETS[name]
+        if isinstance(overrides.get("augment"), Mapping):
+            overrides["augment"] = replace(base.augment, **overrides["augment"])
+        return replace(base, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PRESETS: dict[str, TrainConfig] = {
+    # The study: AdamW lr 1e-5, no weight decay, batch 32, up to 100 epochs, no schedule, fp32, flip + rotation
+    # (nearest, torchvision's default); the best epoch is still picked on *validation*, never on test.
+    "paper": TrainConfig(augment=AugmentConfig(flip_p=0.5, rotate_deg=7.0, interpolation="nearest")),
+    # Ours: same optimizer and batch; bf16 on GPU, decoupled weight decay 0.05 (not on norms/biases/tokens),
+    # one warm-up epoch then cosine decay, clipping at 1, bilinear rotation, early stop after 10 flat epochs.
+    "default": TrainConfig(weight_decay=0.05, schedule="cosine", warmup_epochs=1.0, grad_clip=1.0,
+                           precision="auto", patience=10),
+}

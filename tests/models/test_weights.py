@@ -1,0 +1,147 @@
+"""Weights files: formats, DINOv2 hub key layout, head handling, refusal of pickled code, missing weights."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import timm
+import torch
+from safetensors.torch import save_file
+
+from cxrinit.models import WeightsUnavailable, build_model, read_weights
+
+TINY = {"arch": "vit_tiny_patch16_224", "model_kwargs": {"depth": 2, "embed_dim": 32, "num_heads": 2, "patch_size": 8}}
+LABELS = ["a", "b", "c"]
+
+
+def reference(num_classes: int = 3, img_size: int = 32, seed: int = 1) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return timm.create_model(TINY["arch"], num_classes=num_classes, img_size=img_size, **TINY["model_kwargs"]).eval()
+
+
+def spec(path: Path, **extra) -> dict:
+    return {"name": "local", **TINY, "file": str(path), **extra}
+
+
+@pytest.fixture
+def x() -> torch.Tensor:
+    return torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+
+
+def test_safetensors_file_loads_weights_and_replaces_unmatched_head(tmp_path: Path, x: torch.Tensor) -> None:
+    ref = reference()
+    save_file(ref.state_dict(), tmp_path / "w.safetensors")
+    model, _ = build_model(spec(tmp_path / "w.safetensors"), 3, 32, labels=LABELS, seed=0)
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model.forward_features(x), ref.forward_features(x))
+        # no label list in the file: the classifier is a new one under head=auto
+        assert not torch.equal(model.head.weight, ref.head.weight)
+    kept, _ = build_model(spec(tmp_path / "w.safetensors", head="keep"), 3, 32, seed=0)
+    with torch.no_grad():
+        assert torch.equal(kept.eval()(x), ref(x))
+
+
+def test_wrapped_state_dict_with_labels_keeps_and_reorders_head(tmp_path: Path, x: torch.Tensor) -> None:
+    ref = reference()
+    wrapped = {"model": {f"module.{k}": v for k, v in ref.state_dict().items()}, "meta": {"labels": LABELS}, "epoch": 3}
+    for suffix in (".pt", ".pth", ".bin"):
+        torch.save(wrapped, tmp_path / f"w{suffix}")
+        model, _ = build_model(spec(tmp_path / f"w{suffix}"), 3, 32, labels=LABELS)
+        with torch.no_grad():
+            assert torch.equal(model.eval()(x), ref(x))
+    reordered, _ = build_model(spec(tmp_path / "w.pt"), 3, 32, labels=["c", "a", "b"])
+    with torch.no_grad():
+        assert torch.equal(reordered.eval()(x), ref(x)[:, [2, 0, 1]])
+    other, _ = build_model(spec(tmp_path / "w.pt"), 2, 32, labels=["a", "z"])
+    assert other.head.weight.shape == (2, 32)
+    with pytest.raises(ValueError, match="label sets differ"):
+        build_model(spec(tmp_path / "w.pt", head="keep"), 2, 32, labels=["a", "z"])
+    reset, _ = build_model(spec(tmp_path / "w.pt", head="reset"), 3, 32, labels=LABELS, seed=5)
+    assert not torch.equal(reset.head.weight, ref.head.weight)
+
+
+def dinov2_hub_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """``model``'s weights in the official DINOv2 hub checkpoint layout (no head, a mask token)."""
+    state = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("head.")}
+    state["mask_token"] = torch.zeros(1, state["cls_token"].shape[-1])
+    return state
+
+
+def test_dinov2_hub_layout_loads_with_identical_outputs_and_resamples_grid(tmp_path: Path) -> None:
+    kwargs = {"depth": 2, "embed_dim": 32, "num_heads": 2}
+    torch.manual_seed(2)
+    ref = timm.create_model("vit_small_patch14_dinov2", num_classes=0, img_size=56, **kwargs).eval()
+    with torch.no_grad():  # layer-scale gammas start at 1e-5; make them matter
+        for name, p in ref.named_parameters():
+            if name.endswith("gamma"):
+                p.copy_(torch.rand_like(p))
+    hub = dinov2_hub_state(ref)
+    assert {"mask_token", "blocks.0.ls1.gamma", "patch_embed.proj.weight", "pos_embed", "cls_token"} <= set(hub)
+    torch.save(hub, tmp_path / "dinov2_vitb14_pretrain.pth")
+    init = {"name": "dinov2", "arch": "vit_small_patch14_dinov2", "model_kwargs": kwargs,
+            "file": str(tmp_path / "dinov2_vitb14_pretrain.pth")}
+    model, contract = build_model(init, 4, 56, seed=0)
+    x = torch.rand(2, 3, 56, 56, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(model.eval().forward_features(x), ref.forward_features(x))
+    assert contract.mean == pytest.approx((0.485, 0.456, 0.406))  # DINOv2's own statistics
+    bigger, _ = build_model(init, 4, 84, seed=0)  # 6 x 6 patches instead of 4 x 4: position grid resampled
+    assert bigger.pos_embed.shape == (1, 1 + 36, 32)
+    assert bigger(torch.rand(1, 3, 84, 84)).shape == (1, 4)
+
+
+def test_file_of_another_architecture_is_refused_with_the_keys(tmp_path: Path) -> None:
+    torch.save(reference().state_dict(), tmp_path / "w.pt")
+    other = {"name": "x", "arch": "vit_tiny_patch16_224", "file": str(tmp_path / "w.pt"),
+             "model_kwargs": {"depth": 3, "embed_dim": 32, "num_heads": 2, "patch_size": 8}}
+    with pytest.raises(ValueError, match=r"missing \['blocks\.2\."):
+        build_model(other, 3, 32)
+
+
+class Exploit:
+    """Pickles into a call of os.system when unpickled without weights_only."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_pickle_with_arbitrary_objects_is_refused_without_running_it(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    torch.save({"model": reference().state_dict(), "hook": Exploit(marker)}, tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="refused"):
+        read_weights(tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="refused"):
+        build_model(spec(tmp_path / "evil.pt"), 3, 32)
+    assert not marker.exists()
+
+
+def test_unknown_format_and_missing_file(tmp_path: Path) -> None:
+    (tmp_path / "w.npz").write_bytes(b"")
+    with pytest.raises(ValueError, match="unknown format '.npz'"):
+        read_weights(tmp_path / "w.npz")
+    with pytest.raises(WeightsUnavailable, match=r"not found.*inits\.local\.file"):
+        build_model(spec(tmp_path / "absent.safetensors"), 3, 32)
+
+
+def test_missing_weights_say_how_to_provide_them() -> None:
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"
+    with pytest.raises(WeightsUnavailable) as err:
+        build_model("dinov2", 5, 224)
+    msg = str(err.value)
+    assert "dinov2_vitb14_pretrain.pth" in msg and "inits.dinov2.file" in msg and "HF_HUB_OFFLINE" in msg
+    with pytest.raises(WeightsUnavailable, match=r"huggingface\.co/timm/vit_base_patch16_224\.augreg_in21k"):
+        build_model("imagenet21k", 5, 224)
+    with pytest.raises(WeightsUnavailable, match=r"kedro run --pipeline pretraining.*inits\.mimic\.file"):
+        build_model("mimic", 5, 224)
+
+
+def test_bad_architecture_name_is_a_config_error_not_missing_weights() -> None:
+    with pytest.raises(RuntimeError, match="Unknown model") as err:
+        build_model({"name": "typo", "arch": "vit_bse_patch16_224"}, 3, 224)
+    assert not isinstance(err.value, WeightsUnavailable)
