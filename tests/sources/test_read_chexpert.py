@@ -98,7 +98,8 @@ def test_label_value_2_names_file_column_line(tmp_path):
     with pytest.raises(SourceFormatError) as err:
         chexpert.read(tmp_path)
     assert str(err.value).startswith(
-        "CheXpert-v1.0-small/train.csv, column 'Cardiomegaly', line 4: value is not one of 1, 0, -1 or blank: '2.0'")
+        f"{tmp_path}/CheXpert-v1.0-small/train.csv, column 'Cardiomegaly', line 4: "
+        "value is not one of 1, 0, -1 or blank: '2.0'")
 
 
 def test_bad_sex_and_unrecognized_path(tmp_path):

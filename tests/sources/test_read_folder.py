@@ -39,7 +39,8 @@ def test_own_csv_with_labels_and_defaults(tmp_path):
 
 
 def test_column_names_options_and_source_name(tmp_path):
-    write(tmp_path / "meta" / "my.csv", lines("file,subject,id,visit,finding", "x/1.png,s1,i1,v1,1", "x/2.png,s1,i2,,0"))
+    write(tmp_path / "meta" / "my.csv",
+          lines("file,subject,id,visit,finding", "x/1.png,s1,i1,v1,1", "x/2.png,s1,i2,,0"))
     table = folder.read(tmp_path, labels_file="meta/my.csv", source="mydata",
                         columns={"path": "file", "patient_id": "subject", "image_id": "id", "study_id": "visit"})
     m = table.manifest

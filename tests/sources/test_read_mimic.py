@@ -108,7 +108,7 @@ def test_split_disagreeing_with_metadata(tmp_path):
     with pytest.raises(SourceFormatError) as err:
         mimic.read(tmp_path)
     msg = str(err.value)
-    assert msg.startswith("mimic-cxr-2.0.0-metadata.csv.gz, column 'study_id', line 5: dicom_id 'd1'")
+    assert msg.startswith(f"{tmp_path}/mimic-cxr-2.0.0-metadata.csv.gz, column 'study_id', line 5: dicom_id 'd1'")
     assert "mimic-cxr-2.0.0-split.csv.gz line 5" in msg
 
 

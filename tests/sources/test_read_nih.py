@@ -103,7 +103,7 @@ def test_bad_age_names_file_column_line(tmp_path):
     make(tmp_path, images=False, rows=rows)
     with pytest.raises(SourceFormatError) as err:
         nih.read(tmp_path)
-    assert str(err.value).startswith("Data_Entry_2017_v2020.csv, column 'Patient Age', line 4: ")
+    assert str(err.value).startswith(f"{tmp_path}/Data_Entry_2017_v2020.csv, column 'Patient Age', line 4: ")
     assert "'abc'" in str(err.value)
 
 

@@ -113,7 +113,7 @@ def test_error_line_counts_multiline_fields(tmp_path):
     with pytest.raises(SourceFormatError) as err:
         padchest.read(tmp_path)
     assert str(err.value).startswith(
-        f"{padchest.LABELS_FILE}, column 'StudyDate_DICOM', line 6: date is not YYYYMMDD: '2015-01-01'")
+        f"{tmp_path}/{padchest.LABELS_FILE}, column 'StudyDate_DICOM', line 6: date is not YYYYMMDD: '2015-01-01'")
 
 
 @pytest.mark.parametrize("index, field, value, column", [

@@ -60,7 +60,7 @@ def test_unparseable_values_name_file_column_line(tmp_path, bad, column, shown):
     make(tmp_path, rows=(*ROWS[:2], bad))
     with pytest.raises(SourceFormatError) as err:
         uka.read(tmp_path)
-    assert str(err.value).startswith(f"labels.csv, column '{column}', line 4: ")
+    assert str(err.value).startswith(f"{tmp_path}/labels.csv, column '{column}', line 4: ")
     assert shown in str(err.value)
 
 

@@ -108,7 +108,7 @@ class CsvTable:
         value = self.df.at[first, column] if column in self.df.columns else None
         more = f" ({len(records) - 1} more rows like it)" if len(records) > 1 else ""
         shown = f" {value!r}" if value is not None else ""
-        raise SourceFormatError(self.name, f"{problem}:{shown}{more}", column=column,
+        raise SourceFormatError(self.path, f"{problem}:{shown}{more}", column=column,
                                 line=self.line(first), fix=fix)
 
 
@@ -152,7 +152,7 @@ def _parse(path: Path, name: str, columns: list[str], keep_all: bool) -> pd.Data
                          usecols=None if keep_all else columns, encoding="utf-8")
         return df[columns]
     except UnicodeDecodeError as exc:
-        raise SourceFormatError(name, f"not UTF-8 text ({exc.reason})", fix="save it as UTF-8") from None
+        raise SourceFormatError(path, f"not UTF-8 text ({exc.reason})", fix="save it as UTF-8") from None
     except (ValueError, KeyError, pa.ArrowException) as exc:
         log.debug("%s: arrow CSV parser refused the file (%s); reading it record by record", name, exc)
     return _parse_ragged(path, name, columns)
@@ -172,15 +172,15 @@ def _parse_ragged(path: Path, name: str, columns: list[str]) -> pd.DataFrame:
                 if len(record) > width:
                     if any(field.strip() for field in record[width:]):
                         raise SourceFormatError(
-                            name, f"malformed CSV: {len(record)} fields where the header has {width}", line=reader.line_num,
-                            fix="check quoting and the number of fields on that line")
+                            path, f"malformed CSV: {len(record)} fields where the header has {width}",
+                            line=reader.line_num, fix="check quoting and the number of fields on that line")
                     record = record[:width]
                 rows.append(record + [""] * (width - len(record)))
         except csv.Error as exc:
-            raise SourceFormatError(name, f"malformed CSV ({exc})", line=reader.line_num,
+            raise SourceFormatError(path, f"malformed CSV ({exc})", line=reader.line_num,
                                     fix="check the quoting on that line") from None
         except UnicodeDecodeError as exc:
-            raise SourceFormatError(name, f"not UTF-8 text ({exc.reason})", fix="save it as UTF-8") from None
+            raise SourceFormatError(path, f"not UTF-8 text ({exc.reason})", fix="save it as UTF-8") from None
     # Same column names as pandas gives the header (duplicates and blanks renamed).
     names = pd.read_csv(path, nrows=0, dtype=str, index_col=False).columns.tolist()
     names += [f"Unnamed: {i}" for i in range(len(names), width)]
@@ -198,18 +198,18 @@ def read_csv(root: Path, path: Path, *, required: Sequence[str], optional: Seque
     """
     name = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
     if not path.is_file():
-        raise SourceFormatError(name, "file not found", fix=f"put the file at {path}")
+        raise SourceFormatError(path, "file not found", fix="put the file there or point the reader at the right root")
     try:
         header = pd.read_csv(path, nrows=0, dtype=str, index_col=False).columns.tolist()
     except pd.errors.EmptyDataError:
-        raise SourceFormatError(name, "file is empty (no header line)",
+        raise SourceFormatError(path, "file is empty (no header line)",
                                 fix="re-download or re-export the file") from None
     except UnicodeDecodeError as exc:
-        raise SourceFormatError(name, f"not UTF-8 text ({exc.reason})", fix="save it as UTF-8") from None
+        raise SourceFormatError(path, f"not UTF-8 text ({exc.reason})", fix="save it as UTF-8") from None
     missing = [c for c in required if c not in header]
     if missing:
         raise SourceFormatError(
-            name, f"missing required column(s) {', '.join(map(repr, missing))}; the header has "
+            path, f"missing required column(s) {', '.join(map(repr, missing))}; the header has "
                   f"{', '.join(map(repr, header))}",
             column=missing[0], line=1, fix="use the dataset's original file, or rename the column")
     columns = header if keep_all else [c for c in header if c in set(required) | set(optional)]

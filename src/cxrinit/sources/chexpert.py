@@ -98,7 +98,7 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None, folder: str |
                      counts=counts)
     extra = [c for c in valid.df.columns if c not in BASE_COLUMNS and c not in labels]
     if extra:
-        raise SourceFormatError(valid.name, f"column(s) not in {train.name}: {extra}", column=extra[0], line=1,
+        raise SourceFormatError(valid.path, f"column(s) not in {train.name}: {extra}", column=extra[0], line=1,
                                 fix="both files must carry the same label columns")
     rows = pd.concat([_rows(train, folder, "train", labels, counts).assign(_table=0),
                       _rows(valid, folder, "val", labels, counts).assign(_table=1)], ignore_index=True)

@@ -88,7 +88,7 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None) -> SourceTabl
     if disagree.any():
         first = joined[disagree.to_numpy()].iloc[0]
         raise SourceFormatError(
-            meta.name, f"dicom_id {first['image_id']!r}: subject/study {first['patient_id']}/{first['study_id']} "
+            meta.path, f"dicom_id {first['image_id']!r}: subject/study {first['patient_id']}/{first['study_id']} "
                        f"but {split.name} line {split.line(int(first['_split']))} says "
                        f"{first['subject']}/{first['study']} ({int(disagree.sum())} such images)",
             column="study_id", line=meta.line(int(first["_meta"])), fix="use matching releases of both files")

@@ -132,7 +132,7 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None, data_entry: s
     train, test = _split_list(root, "train_val_list.txt", counts), _split_list(root, "test_list.txt", counts)
     both = test.index[member(test.index.to_series(), train.index)]
     if len(both):
-        raise SourceFormatError("test_list.txt", f"{len(both)} file(s) are also in train_val_list.txt, "
+        raise SourceFormatError(root / "test_list.txt", f"{len(both)} file(s) are also in train_val_list.txt, "
                                 f"e.g. {both[0]!r}", line=int(test[both[0]]),
                                 fix="use the official lists unchanged")
     split = pd.Series(pd.NA, index=df.index, dtype="str")

@@ -105,7 +105,7 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None, annotations_d
     test = read_csv(root, test_path, required=("image_id", *labels), optional=("rad_id",), counts=counts)
     extra = [c for c in test.df.columns if c not in ("image_id", "rad_id", *labels)]
     if extra:
-        raise SourceFormatError(test.name, f"label column(s) not in {train.name}: {extra}", column=extra[0],
+        raise SourceFormatError(test.path, f"label column(s) not in {train.name}: {extra}", column=extra[0],
                                 line=1, fix="both files must carry the same label columns")
 
     parts = [_train(train, labels, rejections, image_ext).assign(_table=0),
