@@ -55,7 +55,8 @@ def init_distributed(device: str | torch.device | None = None, backend: str | No
     if world > 1 and not dist.is_initialized():
         backend = backend or ("nccl" if dev.type == "cuda" else "gloo")
         dist.init_process_group(backend=backend, rank=rank, world_size=world, timeout=timedelta(seconds=timeout_s))
-        log.info("rank %d/%d joined the %s process group on %s", rank, world, backend, dev)
+        if rank == 0:
+            log.info("process group of %d ranks up (%s); rank 0 on %s", world, backend, dev)
     if dist.is_initialized():
         rank, world = dist.get_rank(), dist.get_world_size()
     return DistContext(rank, world, local_rank, dev)
