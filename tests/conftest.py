@@ -26,11 +26,9 @@ def _mlflow_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     return store
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A throwaway copy of the project's configuration, where Kedro runs may write data freely."""
-    dest = tmp_path / "project"
-    dest.mkdir()
+def make_project(dest: Path) -> Path:
+    """Copy the project's configuration to ``dest``, where Kedro runs may write data freely."""
+    dest.mkdir(parents=True)
     for name in PROJECT_FILES:
         src = REPO / name
         if src.is_dir():
@@ -45,6 +43,34 @@ def project(tmp_path: Path) -> Path:
     for layer in ("01_raw", "02_intermediate", "03_primary", "05_model_input", "06_models", "07_model_output",
                   "08_reporting"):
         (dest / "data" / layer).mkdir(parents=True)
+    return dest
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A throwaway copy of the project's configuration."""
+    return make_project(tmp_path / "project")
+
+
+@pytest.fixture(scope="session")
+def tiny_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project copy holding the tiny demo's six native trees, generated once per test session.
+
+    Tests must not modify it: copy it (``copy_project``) to run further stages.
+    """
+    dest = make_project(tmp_path_factory.mktemp("tiny_demo") / "project")
+    cwd = Path.cwd()
+    os.chdir(dest)
+    try:
+        run_kedro(dest, env="demo", pipeline="demo", params=TINY_DEMO)
+    finally:
+        os.chdir(cwd)
+    return dest
+
+
+def copy_project(src: Path, dest: Path) -> Path:
+    """A private copy of a project (configuration and data) for a test to run stages in."""
+    shutil.copytree(src, dest, symlinks=True)
     return dest
 
 

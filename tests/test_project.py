@@ -96,8 +96,10 @@ def test_mlflow_yaml_errors_name_the_file(tmp_path: Path) -> None:
 
 
 def test_flatten_params() -> None:
-    flat = tracking.flatten_params({"a": {"b": 1, "c": {"d": [1, 2]}}, "e": "x" * 7000, "f": {}})
-    assert flat == {"a.b": "1", "a.c.d": "[1, 2]", "e": "x" * 6000, "f": "{}"}
+    flat = tracking.flatten_params({"a": {"b": 1, "c": {"d": [1, 2]}}, "e": "x" * 7000, "f": {},
+                                    "view_map": {"Frontal|PA": "PA", "": "OTHER"}})
+    assert flat == {"a.b": "1", "a.c.d": "[1, 2]", "e": "x" * 6000, "f": "{}",
+                    "view_map": "{'Frontal|PA': 'PA', '': 'OTHER'}"}
 
 
 def test_base_env_demo_leaves_roots_alone_and_opens_one_tagged_parent_run(

@@ -10,4 +10,6 @@ CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
+    # An environment (demo, local) overrides single keys of base's parameters and globals, not whole blocks.
+    "merge_strategy": {"parameters": "soft", "globals": "soft"},
 }

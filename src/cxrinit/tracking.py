@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ import yaml
 CONFIG_FILE = "mlflow.yaml"
 #: MLflow refuses parameter values longer than this.
 MAX_PARAM_LENGTH = 6000
+#: What MLflow accepts in a parameter name.
+_NAME = re.compile(r"[\w\-. :/]+")
 
 
 @dataclass(frozen=True)
@@ -77,11 +80,14 @@ def git_commit(project_path: Path) -> str:
 
 
 def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    """Nested parameters as ``a.b.c -> str(value)``, values cut to MLflow's length limit."""
+    """Nested parameters as ``a.b.c -> str(value)``, values cut to MLflow's length limit.
+
+    A mapping whose keys MLflow cannot name (a view map's ``Frontal|PA`` or ``""``) stays one value.
+    """
     flat: dict[str, str] = {}
     for key, value in params.items():
         name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
+        if isinstance(value, Mapping) and value and all(_NAME.fullmatch(str(k)) for k in value):
             flat.update(flatten_params(value, name + "."))
         else:
             flat[name] = str(value)[:MAX_PARAM_LENGTH]

@@ -1,5 +1,6 @@
 """Kedro datasets of this project (glue: the only place besides pipelines and hooks that imports Kedro)."""
 
+from cxrinit.datasets.pixel_store import PixelStoreDataset, StoreBuild, StoreSet
 from cxrinit.datasets.source_root import SourceRoot
 
-__all__ = ["SourceRoot"]
+__all__ = ["PixelStoreDataset", "SourceRoot", "StoreBuild", "StoreSet"]

@@ -1,0 +1,121 @@
+"""Nodes of the ``ingestion`` pipeline: native metadata -> manifest, pixels -> store, and the report."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cxrinit.datasets import StoreBuild, StoreSet
+from cxrinit.imaging import Recipe, Status
+from cxrinit.sources import read_source
+
+log = logging.getLogger(__name__)
+
+#: Columns of the per-image ingestion report.
+REPORT_COLUMNS = ["source", "image_id", "path", "stage", "reason", "detail"]
+
+
+def _settings(ingestion: dict[str, Any], source: str) -> dict[str, Any]:
+    sources = ingestion.get("sources") or {}
+    if source not in sources:
+        raise KeyError(f"ingestion.sources.{source} is missing from the parameters (conf/*/parameters_ingestion.yml)")
+    return {**(ingestion.get("defaults") or {}), **(sources[source] or {})}
+
+
+def read_metadata(root: Path, ingestion: dict[str, Any], source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read ``source``'s native metadata into the manifest; returns (manifest, rows not kept and why).
+
+    Rows the reader rejects (escaping paths, duplicate ids, ...) and rows dropped by an ingestion
+    filter (``views``: canonical views to ingest) are all returned with their reason.
+    """
+    settings = _settings(ingestion, source)
+    table = read_source(source, root, view_map=settings.get("view_map"), **(settings.get("options") or {}))
+    dropped = [table.rejected.assign(source=source, stage="metadata")]
+    manifest = table.manifest
+    views = settings.get("views")
+    if views is not None:
+        keep = manifest["view"].isin(views)
+        off = manifest[~keep]
+        dropped.append(pd.DataFrame({
+            "source": source, "image_id": off["image_id"], "path": off["path"], "stage": "filter",
+            "reason": "view_filter", "detail": "view " + off["view"] + f" not in ingestion views {list(views)}",
+        }))
+        manifest = manifest[keep].reset_index(drop=True)
+    drops = pd.concat(dropped, ignore_index=True)[REPORT_COLUMNS]
+    log.info("%s: %d images in the manifest, %d rows not kept (%s)", source, len(manifest), len(drops),
+             drops["reason"].value_counts().to_dict())
+    return manifest, drops
+
+
+def plan_pixel_store(manifest: pd.DataFrame, root: Path, ingestion: dict[str, Any]) -> StoreBuild:
+    """What to decode into the pixel store: every manifest image, at every configured size."""
+    return StoreBuild(
+        items=manifest[["image_id", "path"]],
+        root=Path(root),
+        sizes=tuple(int(s) for s in ingestion.get("sizes", [224])),
+        recipe=Recipe.from_dict(ingestion.get("recipe") or {}),
+        workers=ingestion.get("workers"),
+        rebuild_on_change=bool(ingestion.get("rebuild_on_change", True)),
+    )
+
+
+def _counts(source: str, manifest: pd.DataFrame, index: pd.DataFrame, report: pd.DataFrame) -> pd.DataFrame:
+    status = index.set_index("image_id")["status"]
+    stored = manifest.assign(status=manifest["image_id"].map(status).fillna("not_in_store"))
+    ok = stored[stored["status"] == Status.OK.value]
+    parts = [
+        ("status", stored["status"].value_counts()),
+        ("view", ok["view"].value_counts()),
+        ("split", ok["official_split"].fillna("none").replace({"<NA>": "none", "nan": "none"}).value_counts()),
+        ("dropped", (report["stage"] + "/" + report["reason"]).value_counts()),
+    ]
+    rows = [{"source": source, "group": group, "key": str(key), "images": int(n)}
+            for group, series in parts for key, n in series.items()]
+    rows.append({"source": source, "group": "total", "key": "stored_ok", "images": len(ok)})
+    return pd.DataFrame(rows, columns=["source", "group", "key", "images"])
+
+
+def _summary(source: str, report: pd.DataFrame, counts: pd.DataFrame) -> str:
+    def table(group: str) -> list[str]:
+        part = counts[counts["group"] == group]
+        return [f"| {k} | {n} |" for k, n in zip(part["key"], part["images"])] or ["| (none) | 0 |"]
+
+    ok = int(counts.loc[counts["key"] == "stored_ok", "images"].sum())
+    quarantined = report[report["stage"] != "filter"]
+    lines = [
+        f"# Ingestion report: {source}", "",
+        f"- images stored: **{ok}**",
+        f"- quarantined: **{len(quarantined)}** (metadata {int((report['stage'] == 'metadata').sum())}, "
+        f"pixels {int((report['stage'] == 'pixels').sum())})",
+        f"- dropped by filters: **{int((report['stage'] == 'filter').sum())}**", "",
+        "| view | images |", "|---|---|", *table("view"), "",
+        "| official split | images |", "|---|---|", *table("split"), "",
+        "| dropped (stage/reason) | images |", "|---|---|", *table("dropped"), "",
+    ]
+    if len(quarantined):
+        lines += ["## Quarantined images", "", "| image_id | path | reason | detail |", "|---|---|---|---|"]
+        for r in quarantined.head(50).itertuples():
+            detail = str(r.detail).replace("|", "/").replace("\n", " ")[:160]
+            lines.append(f"| {r.image_id} | {r.path} | {r.reason} | {detail} |")
+        if len(quarantined) > 50:
+            lines.append(f"| … | {len(quarantined) - 50} more in the parquet report | | |")
+    return "\n".join(lines) + "\n"
+
+
+def report_ingestion(manifest: pd.DataFrame, metadata_drops: pd.DataFrame, images: StoreSet,
+                     source: str) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """Every image not stored, with stage and reason; counts per status, view, split and reason; a summary."""
+    index = images.index
+    bad = index[index["status"] != Status.OK.value].merge(manifest[["image_id", "path"]], on="image_id", how="left")
+    pixels = pd.DataFrame({"source": source, "image_id": bad["image_id"], "path": bad["path"], "stage": "pixels",
+                           "reason": bad["status"], "detail": bad["detail"]})
+    report = pd.concat([metadata_drops, pixels], ignore_index=True)[REPORT_COLUMNS]
+    counts = _counts(source, manifest, index, report)
+    summary = _summary(source, report, counts)
+    log.info("%s ingestion: %d stored, %d quarantined, %d filtered", source,
+             int(counts.loc[counts["key"] == "stored_ok", "images"].sum()),
+             int((report["stage"] != "filter").sum()), int((report["stage"] == "filter").sum()))
+    return report, counts, summary
