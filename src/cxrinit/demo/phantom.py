@@ -5,7 +5,8 @@ MONOCHROME2), deterministic for (spec, shape). Anatomy comes from ``patient_seed
 exposure and noise from ``image_seed``, lesion layout from the patient (chronic findings) or the
 study (acute ones). Geometry is in resolution-independent anatomy units (see
 :mod:`cxrinit.demo.phantom_geometry`); large films are drawn at most :data:`MAX_WORK_SIDE` pixels
-on the short side and upsampled, which keeps a 2048 x 2048 film near 0.2 s on one core.
+on the short side and upsampled (film grain included), which keeps a 2048 x 2048 film near 0.1 s
+of one core.
 
 Pneumonia and consolidation differ on purpose: consolidation is multifocal and ill-defined;
 pneumonia fills a lobe up to a sharp fissure and shows air bronchograms.

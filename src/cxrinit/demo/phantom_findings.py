@@ -183,7 +183,9 @@ def _round_lesion(film: Film, fd: Finding, rng: np.random.Generator, radius: flo
             p = np.maximum(p, ramp(F32(radius) - dist, g.eps) * F32(0.3))
         else:
             p = ball(lf.u, lf.y, u0, y0, radius, g.eps)
-        film.air[lf.win] *= F32(1.0) - F32(0.9) * np.minimum(p * F32(1.5), F32(1.0))
+        # a lesion replaces a share of the lung along the ray that grows with its size
+        loss = min(0.9, 0.3 + 6.0 * radius)
+        film.air[lf.win] *= F32(1.0) - F32(loss) * np.minimum(p * F32(1.5), F32(1.0))
         film.dens[lf.win] += F32(0.06) * p
         film.marks[lf.win] *= F32(1.0) - np.minimum(p * F32(2.0), F32(1.0))
 

@@ -77,11 +77,13 @@ def body(film: Film) -> None:
             if loc is None:
                 continue
             win, x, y = loc
-            cx, cy, rad = sg * 0.5 * (wb / 0.85), 0.2 + 0.03 * a.breast, 0.3 * a.breast
+            cx, cy, rad = sg * 0.5 * (wb / 0.85), 0.06 + 0.03 * a.breast, 0.3 * a.breast
             dist = np.sqrt((x - F32(cx)) ** 2 + ((y - F32(cy)) * F32(1.15)) ** 2)
-            fade = smooth((y - F32(cy - 0.2 * rad)) / F32(rad * 0.8)) * smooth((F32(sg) * (x - F32(cx)) + F32(rad)) / F32(rad))
+            # the inframammary fold is sharp; the shadow fades upward and medially
+            fade = smooth((y - F32(cy - 0.2 * rad)) / F32(rad * 0.8)) * smooth(
+                (F32(sg) * (x - F32(cx)) + F32(rad)) / F32(rad))
             shape = ramp(F32(rad) - dist, film.grid.eps * 3) * fade
-            film.dens[win] += F32(0.13) * shape
+            film.dens[win] += F32(0.1) * shape
 
 
 def _medial_border(lung: Lung, a: Anatomy, y: np.ndarray) -> np.ndarray:
@@ -198,7 +200,10 @@ def vessel_tree(seed: int, lung: Lung, hilum_y: float) -> tuple[np.ndarray, np.n
         pos = np.concatenate([pos, pos[idx]])
         ang = np.concatenate([ang_a, ang[idx] + da])
         diam = np.concatenate([diam_a, diam[idx] * 0.72])
-    return np.concatenate(segs), np.concatenate(diams)
+    out = np.concatenate(segs), np.concatenate(diams)
+    for arr in out:  # cached and shared between films: read-only
+        arr.flags.writeable = False
+    return out
 
 
 def draw_vessels(layer: np.ndarray, g: Grid, segs: np.ndarray, diam: np.ndarray, sign: int, x_shift: float,
@@ -228,7 +233,7 @@ def markings(film: Film) -> None:
     for lf in film.lungs.values():
         vis = film.marks[lf.win] * np.minimum(film.air[lf.win] * F32(1.6), F32(1.0))
         tex = fine(lf.u, lf.y, 45.0, cubic=False)
-        film.dens[lf.win] += (layer[lf.win].astype(F32) * F32(0.11 / 255) + F32(0.012) * tex) * vis
+        film.dens[lf.win] += (layer[lf.win].astype(F32) * F32(0.095 / 255) + F32(0.012) * tex) * vis
 
 
 def _rib_band(t: np.ndarray, width: float, edge: float) -> np.ndarray:
@@ -348,10 +353,10 @@ def spine(film: Film) -> None:
     t = k - np.floor(k)
     bodies = ramp(F32(0.075) - np.abs(dx), g.eps * 2) * (F32(0.55) + F32(0.45) * smooth(t * F32(8.0))
                                                          * smooth((F32(0.88) - t) * F32(8.0)))
-    ped = np.sqrt(((np.abs(dx) - F32(0.052)) * F32(1 / 0.016)) ** 2 + ((t - F32(0.35)) * period * F32(1 / 0.026)) ** 2)
-    ring = np.exp(-(((ped - F32(1.0)) * F32(3.0)) ** 2))
+    ped = np.sqrt(((np.abs(dx) - F32(0.05)) * F32(1 / 0.013)) ** 2 + ((t - F32(0.35)) * period * F32(1 / 0.02)) ** 2)
+    ring = np.exp(-(((ped - F32(1.0)) * F32(2.5)) ** 2))
     spin = np.exp(-(dx * F32(1 / 0.01)) ** 2 - ((t - F32(0.65)) * F32(4.0)) ** 2)
-    film.dens[win] += F32(0.08) * bodies + F32(0.05) * ring + F32(0.04) * spin
+    film.dens[win] += F32(0.07) * bodies + F32(0.025) * ring + F32(0.03) * spin
 
 
 def airways_and_gas(film: Film) -> None:

@@ -189,8 +189,8 @@ def anatomy(spec: ImageSpec) -> Anatomy:
         if fd.side in ("left", "right"):
             shift_med += side_sign(fd.side) * 0.03 * s  # mediastinum moves toward the collapse
     s = sev("pneumothorax")
-    if s >= 0.8:  # a large pneumothorax pushes the mediastinum away
-        shift_med -= side_sign(spec.finding("pneumothorax").side) * 0.025 * s
+    if s >= 0.8 and spec.finding("pneumothorax").side in ("left", "right"):  # type: ignore[union-attr]
+        shift_med -= side_sign(spec.finding("pneumothorax").side) * 0.025 * s  # pushed away
     curve = 0.0
     s = sev("scoliosis")
     if s:

@@ -16,6 +16,7 @@ import numpy as np
 from cxrinit.demo.cohort import ImageSpec
 from cxrinit.demo.phantom_fields import (F32, Grid, Noise, ball, curve, draw_circle, draw_polyline,
                                          ellipse_distance, lut, ramp, segment_distance, smooth)
+from cxrinit.demo.phantom_frontal import draw_vessels, vessel_tree
 from cxrinit.demo.phantom_geometry import Anatomy, finding_rng
 
 #: Anterior-posterior depth of the chest relative to its width (a normal thorax is wider than deep).
@@ -81,8 +82,8 @@ def _mediastinum(film: LateralFilm, heart_scale: float, aorta: float) -> None:
     top = min(film.dome)
     hx, hy = film.cx - 0.2 * heart_scale - 0.02, top - 0.05
     ha, hb = 0.27 * heart_scale, 0.24 * heart_scale
-    heart = ramp(ellipse_distance(x, np.minimum(y, F32(hy)), hx, hy, ha, hb, np.deg2rad(-20)), g.eps * 1.5)
-    film.air[w] *= F32(1.0) - F32(0.6) * heart
+    heart = ramp(ellipse_distance(x, np.minimum(y, F32(hy)), hx, hy, ha, hb, np.deg2rad(-20)), g.eps * 3)
+    film.air[w] *= F32(1.0) - F32(0.5) * heart
     # aorta: ascending, arch, descending in front of the spine
     arch_top = -0.42 - 0.06 * aorta
     pts = curve([(hx + 0.05, hy - 0.2), (film.cx - 0.08, arch_top + 0.04), (film.cx + 0.05, arch_top),
@@ -114,7 +115,8 @@ def _bones(film: LateralFilm) -> None:
         body = ramp(F32(0.07) - np.abs(dx), g.eps * 2) * smooth(t * F32(8.0)) * smooth((F32(0.88) - t) * F32(8.0))
         cortex = np.exp(-(((np.abs(dx) - F32(0.068)) * F32(1 / 0.008)) ** 2)) * (t < 0.88)
         post = ramp(F32(0.09) - np.abs(dx - F32(0.16)), g.eps * 3) * (F32(0.5) + F32(0.5) * np.cos(t * F32(2 * np.pi)))
-        film.dens[win] += F32(0.16) * body + F32(0.05) * cortex + F32(0.06) * post
+        film.dens[win] += F32(0.1) * (F32(0.4) + F32(0.6) * body) * ramp(F32(0.07) - np.abs(dx), g.eps * 2) \
+            + F32(0.04) * cortex + F32(0.05) * post
     w, x, y = film.win, film.x, film.y
     # posterior ribs, foreshortened: oblique faint bands over the posterior lung
     q = y - F32(0.45) * (x - F32(film.cx + hd))
@@ -134,18 +136,19 @@ def _bones(film: LateralFilm) -> None:
 
 
 def _markings(film: LateralFilm) -> None:
+    """The patient's frontal vessel trees turned sideways: one fans forward, the other backward."""
     a, g = film.anat, film.grid
-    n1 = Noise(a.marking_seed + 11, n=128)
+    layer = np.zeros(g.shape, np.uint8)
+    hx = film.cx + 0.02
+    for lung, hy, direction in zip(a.lungs, a.hilum_y, (-1, 1)):
+        segs, diam = vessel_tree(a.marking_seed, lung, hy)
+        segs = segs.copy()
+        segs[..., 0] = (segs[..., 0] - (lung.medial_u + 0.05)) * (film.half_depth / lung.width) * 1.3
+        draw_vessels(layer, g, segs, diam * 0.85, direction, hx)
     fine = Noise(a.marking_seed + 1, n=128)
-    hx, hy = film.cx + 0.02, float(np.mean(a.hilum_y))
-    dx, dy = film.x - F32(hx), film.y - F32(hy)
-    r = np.sqrt(dx * dx + dy * dy) + F32(1e-3)
-    ang = dy / (np.abs(dx) + np.abs(dy) + F32(1e-4)) + F32(2.0) * (dx < 0)
-    v = smooth(F32(1.0) - np.abs(n1(ang * F32(6.0), np.sqrt(r) * F32(1.2), 3.0)) / (F32(0.05) / (r + F32(0.1))))
-    v *= np.exp(-r * F32(1 / 0.45))
     tex = fine(film.x, film.y, 45.0, cubic=False)
     vis = film.marks[film.win] * np.minimum(film.air[film.win] * F32(1.6), F32(1.0))
-    film.dens[film.win] += (F32(0.1) * v + F32(0.012) * tex) * vis
+    film.dens[film.win] += (layer[film.win].astype(F32) * F32(0.07 / 255) + F32(0.012) * tex) * vis
 
 
 def _findings(spec: ImageSpec, film: LateralFilm) -> None:
@@ -166,16 +169,17 @@ def _findings(spec: ImageSpec, film: LateralFilm) -> None:
             rim = smooth((gap - film.d_wall) * F32(1 / 0.006)) * film.mask * (post < 0.3)
             film.air[w] += F32(0.25 * half) * rim
             film.marks[w] *= F32(1.0) - F32(0.6) * rim
-            film.dens[w] += F32(0.04) * np.exp(-(((film.d_wall - gap) * F32(1 / 0.004)) ** 2)) * film.mask * (gap > 0.01)
+            line = np.exp(-(((film.d_wall - gap) * F32(1 / 0.004)) ** 2)) * film.mask * (gap > 0.01)
+            film.dens[w] += F32(0.04) * line
         elif fd.name in ("consolidation", "pneumonia", "atelectasis", "nodule", "mass", "fibrosis",
                          "pleural_thickening", "edema", "hernia", "emphysema"):
-            _lesion(film, fd.name, s, half, rng, post)
+            _lesion(film, fd.name, s, half, rng, post, fd.side)
         elif fd.name == "support_devices":
             _devices(film, s, rng)
 
 
 def _lesion(film: LateralFilm, name: str, s: float, half: float, rng: np.random.Generator,
-            post: np.ndarray) -> None:
+            post: np.ndarray, side: str) -> None:
     a, g = film.anat, film.grid
     x, y, w = film.x, film.y, film.win
     hd, cx, dome = film.half_depth, film.cx, max(film.dome)
@@ -187,12 +191,21 @@ def _lesion(film: LateralFilm, name: str, s: float, half: float, rng: np.random.
         p = np.exp(-((x - F32(x0)) ** 2 + (y - F32(y0)) ** 2) * F32(1 / (r * r)))
         p = p * (F32(0.45) + F32(0.55) * smooth(F32(0.5) + F32(0.6) * noise(x, y, 16.0)))
         _opacify(film, p * film.mask, (0.45 + 0.35 * s) * half, 0.02)
-    elif name == "pneumonia":  # lower lobe behind the oblique fissure: sharp anterior edge
+    elif name == "pneumonia":  # the lobe the frontal film shows, bounded by the oblique fissure
+        rng.integers(2**31)  # the frontal draws its texture seed first: keep the same sequence
+        first = -1 if side in ("right", "both", "none") else 1
+        lobe = str(rng.choice(["upper", "middle", "lower"] if first < 0 else ["upper", "lower"]))
         p0, p1 = np.array([cx + 0.3, -0.45]), np.array([cx - 0.3, dome])
         nrm = np.array([p1[1] - p0[1], -(p1[0] - p0[0])]) / np.hypot(*(p1 - p0))
-        side = (x - F32(p0[0])) * F32(nrm[0]) + (y - F32(p0[1])) * F32(nrm[1])
+        back = (x - F32(p0[0])) * F32(nrm[0]) + (y - F32(p0[1])) * F32(nrm[1])  # > 0: behind the fissure
         ext = 0.15 + 0.35 * s
-        p = ramp(side, g.eps) * smooth((y - F32(dome - 0.05 - ext)) * F32(1 / 0.12))
+        fissure = min(a.hilum_y) - 0.02
+        if lobe == "lower":
+            p = ramp(back, g.eps) * smooth((y - F32(dome - 0.05 - ext)) * F32(1 / 0.12))
+        elif lobe == "middle" or first > 0:  # middle lobe / lingula: anterior wedge
+            p = ramp(-back, g.eps) * ramp(y - F32(fissure), g.eps) * smooth((F32(fissure + 0.1 + ext) - y) * F32(10.0))
+        else:
+            p = ramp(-back, g.eps) * ramp(F32(fissure) - y, g.eps) * smooth((y - F32(fissure - ext)) * F32(1 / 0.12))
         _opacify(film, p * film.mask, (0.6 + 0.35 * s) * half, 0.04)
     elif name == "atelectasis":
         y0 = dome - rng.uniform(0.08, 0.2)
@@ -206,7 +219,8 @@ def _lesion(film: LateralFilm, name: str, s: float, half: float, rng: np.random.
         film.air[w] *= F32(1.0) - F32(0.35) * np.minimum(p * F32(1.5), F32(1.0))
         film.dens[w] += F32(0.05) * p
     elif name == "edema":
-        env = np.exp(-(((x - F32(cx)) * F32(1 / (0.25 + 0.15 * s))) ** 2 + ((y - F32(hy)) * F32(1 / (0.3 + 0.12 * s))) ** 2))
+        wx, wy = 0.25 + 0.15 * s, 0.3 + 0.12 * s
+        env = np.exp(-(((x - F32(cx)) * F32(1 / wx)) ** 2 + ((y - F32(hy)) * F32(1 / wy)) ** 2))
         _opacify(film, (F32(0.3 + 0.45 * s) * env + F32(0.12 * s)) * film.mask, 0.8, 0.03)
     elif name == "fibrosis":
         n1 = Noise(int(rng.integers(2**31)), n=128)
@@ -247,43 +261,43 @@ def _devices(film: LateralFilm, s: float, rng: np.random.Generator) -> None:
         draw_polyline(film.metal, g, pts, 0.007, 230)
     if "ecg" in kinds:
         for _ in range(3):
-            x0, y0 = cx + rng.choice([-1, 1]) * (hd + 0.08) + rng.normal(0, 0.03), rng.uniform(-0.6, 0.4)
+            x0 = cx + rng.choice([-1, 1]) * (hd + 0.08) + rng.normal(0, 0.03)
+            y0 = rng.uniform(-0.6, 0.4)
             draw_circle(film.metal, g, (x0, y0), 0.022, 220, thickness=0.006)
             draw_circle(film.metal, g, (x0, y0), 0.007, 255)
 
 
 def draw(spec: ImageSpec, anat: Anatomy, grid: Grid) -> LateralFilm:
     """Draw the lateral film of ``spec`` (``anat`` carries the patient's frontal geometry)."""
-    emph = 0.0 if spec.finding("emphysema") is None else spec.finding("emphysema").severity / 5  # type: ignore[union-attr]
-    aorta = 0.0 if spec.finding("aortic_elongation") is None else spec.finding("aortic_elongation").severity / 5  # type: ignore[union-attr]
+    sev = {f.name: f.severity / 5 for f in spec.findings}
+    emph, aorta = sev.get("emphysema", 0.0), sev.get("aortic_elongation", 0.0)
     width = anat.thorax_width / 2
     half_depth = width * DEPTH_RATIO * (1 + 0.2 * emph)
     cx = 0.0
     domes = (anat.lungs[0].dome_y - 0.02, anat.lungs[1].dome_y)
-    loc = grid.local(cx - half_depth - 0.1, cx + half_depth + 0.1, anat.lungs[0].apex_y - 0.1, max(domes) + 0.45)
+    apex = anat.lungs[0].apex_y
+    loc = grid.local(cx - half_depth - 0.1, cx + half_depth + 0.1, apex - 0.1, max(domes) + 0.45)
     z = np.zeros(grid.shape, F32)
     if loc is None:  # a film too shifted to show the chest: body only
         win, X, Y = (slice(0, 1), slice(0, 1)), grid.X[:1, :1], grid.Y[:1, :1]
     else:
         win, X, Y = loc
-    apex = anat.lungs[0].apex_y
     cyl = 0.2
     d_wall = ellipse_distance(X, Y, cx + 0.02, cyl, half_depth, cyl - apex)
     film = LateralFilm(grid, anat, z, z.copy(), np.ones(grid.shape, F32), win, X, Y, d_wall,
                        np.zeros(X.shape, F32), cx, half_depth, domes)
     _base(film, emph)
-    heart_scale = float(np.sqrt(anat.ctr / 0.42)) * (1.0 if anat.view != "AP" else 1.0)
-    _mediastinum(film, heart_scale, aorta)
+    _mediastinum(film, float(np.sqrt(anat.ctr / 0.42)), aorta)  # heart area follows the frontal CTR
     _findings(spec, film)
     _markings(film)
     _bones(film)
-    if spec.finding("emphysema") is None:  # gastric bubble; flattened diaphragm hides it in emphysema
+    if not emph:  # gastric bubble; the flattened diaphragm of emphysema hides it
         gx, gy = cx - 0.1, domes[1] + 0.12
         loc = grid.local(gx - 0.1, gx + 0.1, gy - 0.08, gy + 0.08)
         if loc is not None:
             w2, X2, Y2 = loc
-            gas = ramp(ellipse_distance(X2, Y2, gx, gy, 0.08, 0.05), grid.eps * 2) * ramp(F32(gy + 0.01) - Y2, grid.eps)
-            film.air[w2] += F32(0.3) * gas
+            gas = ramp(ellipse_distance(X2, Y2, gx, gy, 0.08, 0.05), grid.eps * 2)
+            film.air[w2] += F32(0.3) * gas * ramp(F32(gy + 0.01) - Y2, grid.eps)
     if film.metal is not None:
         film.dens += film.metal.astype(F32) * F32(1.2 / 255)
     return film
