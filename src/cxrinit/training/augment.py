@@ -82,20 +82,30 @@ def affine_matrices(params: dict[str, Tensor], height: int, width: int) -> Tenso
 
 
 def affine_grid(theta: Tensor, height: int, width: int) -> Tensor:
-    """``F.affine_grid(theta, (B, C, H, W), align_corners=False)`` by broadcasting (several times faster on CPU)."""
+    """``F.affine_grid(theta, (B, C, H, W), align_corners=False)`` as one broadcast add (tens of times faster on CPU).
+
+    An affine map is separable: ``grid[b, i, j] = (theta[b, :, 0] x_j + theta[b, :, 2]) + theta[b, :, 1] y_i``.
+    """
     dev, dt = theta.device, theta.dtype
     xs = (torch.arange(width, device=dev, dtype=dt) * 2 + 1) / width - 1
     ys = (torch.arange(height, device=dev, dtype=dt) * 2 + 1) / height - 1
-    t = theta[:, :, :, None, None]
-    gx = t[:, 0, 0] * xs + t[:, 0, 1] * ys[:, None] + t[:, 0, 2]
-    gy = t[:, 1, 0] * xs + t[:, 1, 1] * ys[:, None] + t[:, 1, 2]
-    return torch.stack((gx, gy), dim=-1)
+    along_x = theta[:, :, 0, None] * xs + theta[:, :, 2, None]  # (B, 2, W)
+    along_y = theta[:, :, 1, None] * ys  # (B, 2, H)
+    return along_x.transpose(1, 2)[:, None, :, :] + along_y.transpose(1, 2)[:, :, None, :]
 
 
 def warp(x: Tensor, theta: Tensor, interpolation: str = "bilinear") -> Tensor:
     """Apply per-image affine maps to a (B, C, H, W) float batch; outside the image is 0 (black, as the study)."""
     grid = affine_grid(theta.to(device=x.device, dtype=x.dtype), x.shape[-2], x.shape[-1])
     return F.grid_sample(x, grid, mode=interpolation, padding_mode="zeros", align_corners=False)
+
+
+def adjust(x: Tensor, contrast: Tensor, brightness: Tensor) -> Tensor:
+    """Per-image contrast (about the image mean) and brightness for a (B, C, H, W) batch in [0, 1]; clamped."""
+    c = contrast.to(x.device, x.dtype)[:, None, None, None]
+    b = brightness.to(x.device, x.dtype)[:, None, None, None]
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return ((x - mean) * c + mean + b).clamp(0, 1)
 
 
 def augment(x: Tensor, cfg: AugmentConfig, generator: torch.Generator) -> Tensor:
@@ -106,8 +116,5 @@ def augment(x: Tensor, cfg: AugmentConfig, generator: torch.Generator) -> Tensor
     if cfg.geometric:
         x = warp(x, affine_matrices(params, x.shape[-2], x.shape[-1]), cfg.interpolation)
     if cfg.photometric:
-        c = params["contrast"].to(x.device, x.dtype)[:, None, None, None]
-        b = params["brightness"].to(x.device, x.dtype)[:, None, None, None]
-        mean = x.mean(dim=(1, 2, 3), keepdim=True)
-        x = ((x - mean) * c + mean + b).clamp_(0, 1)
+        x = adjust(x, params["contrast"], params["brightness"])
     return x

@@ -25,7 +25,7 @@ from .config import TrainConfig
 from .data import ImageStore, LabeledSplit, pos_weight
 from .determinism import deterministic_mode, seed_everything
 from .distributed import DistContext, all_reduce_sum, barrier, resolve_device
-from .loader import BatchLoader, to_model_input
+from .loader import BatchLoader, InputPipeline
 from .loss import masked_bce
 from .metrics import auroc_per_finding, mean_auroc
 from .predict import autocast, predict_rows, unwrap
@@ -104,6 +104,7 @@ class _Run:
             net = nn.parallel.DistributedDataParallel(
                 net, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.net = torch.compile(net) if config.compile else net
+        self.inputs = InputPipeline(contract, self.device, config.augment, compile=config.compile)
         self.history: list[dict[str, float]] = []
         self.epoch = 0
         self.best_score, self.best_epoch, self.bad_epochs = -math.inf, 0, 0
@@ -252,7 +253,7 @@ class _Run:
         self.optimizer.zero_grad(set_to_none=True)
         for i, batch in enumerate(loader):
             last = i == len(batches) - 1 or step_of[i + 1] != step_of[i]
-            x = to_model_input(batch.images, self.contract, dev, cfg.augment, generator)
+            x = self.inputs(batch.images, generator)
             y = batch.labels.to(dev, non_blocking=True)
             with self._sync(last):
                 with autocast(dev, cfg.precision):

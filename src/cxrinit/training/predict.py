@@ -18,7 +18,7 @@ from cxrinit.models.contract import InputContract
 
 from .data import ImageStore, LabeledSplit, resolve_rows
 from .distributed import DistContext, gather_rows, resolve_device
-from .loader import BatchLoader, to_model_input
+from .loader import BatchLoader, InputPipeline
 from .sampler import EpochSampler
 
 log = logging.getLogger(__name__)
@@ -60,13 +60,14 @@ def predict_rows(model: nn.Module, images: Any, rows: np.ndarray, contract: Inpu
     was_training = net.training
     net.eval()
     positions, outputs = [], []
+    inputs = InputPipeline(contract, device)
     start = time.perf_counter()
     bar = tqdm(total=len(sampler.shard()), desc=desc, unit="img", disable=None if ctx.is_main else True,
                leave=False)
     try:
         with torch.inference_mode(), autocast(device, precision):
             for batch in BatchLoader(images, rows, None, sampler, pin_memory=device.type == "cuda"):
-                x = to_model_input(batch.images, contract, device)
+                x = inputs(batch.images)
                 outputs.append(torch.sigmoid(net(x).float()))
                 positions.append(torch.from_numpy(batch.positions).to(device))
                 bar.update(len(batch.positions))
