@@ -23,6 +23,8 @@ def test_assemble_split_counts_every_drop(dataset) -> None:
     index = store.index.copy()
     index.loc[index.image_id == "img0002", "status"] = "truncated"
     index = index[index.image_id != "img0003"]
+    repeat = index[index.image_id == "img0010"].assign(row=len(store.images) - 1, status="duplicate_id")
+    index = pd.concat([index, repeat], ignore_index=True)  # a repeated id: its first row counts
     labels = labels[labels.image_id != "img0006"].copy()
     labels.loc[labels.image_id == "img0007", ["cardiomegaly", "effusion", "pneumothorax"]] = np.nan
     train = assemble_split(ArrayStore(store.images, index), labels, splits, "train")
@@ -30,7 +32,7 @@ def test_assemble_split_counts_every_drop(dataset) -> None:
                              "no annotated finding": 1}
     assert len(train) + sum(train.dropped.values()) == int((splits.split == "train").sum())
     assert set(train.image_ids).isdisjoint({"img0002", "img0003", "img0006", "img0007"})
-    row = {i: r for i, r in zip(index.image_id, index.row)}
+    row = {i: r for i, r in zip(index.image_id, index.row) if i != "img0010" or r != len(store.images) - 1}
     assert [row[i] for i in train.image_ids] == train.rows.tolist()
     expected = labels.set_index("image_id").loc[list(train.image_ids)].to_numpy(dtype=np.float32)
     np.testing.assert_array_equal(train.labels, expected)

@@ -14,6 +14,7 @@ import pandas as pd
 log = logging.getLogger(__name__)
 
 OK = "ok"  # pixel-store status of a usable image (cxrinit.imaging.reasons.Status.OK)
+DUPLICATE = "duplicate_id"  # status of a repeated image_id's later rows (Status.DUPLICATE_ID)
 
 
 class ImageStore(Protocol):
@@ -67,6 +68,9 @@ def resolve_rows(store: ImageStore, image_ids: np.ndarray) -> tuple[np.ndarray, 
     for col in ("image_id", "row"):
         if col not in index.columns:
             raise ValueError(f"pixel store index lacks column {col!r}; has {list(index.columns)}")
+    if "status" in index.columns:
+        # a repeated image_id keeps its first row; the repeats are quarantined as duplicate_id
+        index = index[index["status"].astype(str) != DUPLICATE]
     if index["image_id"].duplicated().any():
         dup = index["image_id"][index["image_id"].duplicated()].iloc[0]
         raise ValueError(f"pixel store index lists image_id {dup!r} more than once")
