@@ -7,6 +7,7 @@ import logging
 import os
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from cxrinit.models import build_model
@@ -37,9 +38,8 @@ def worker(rank: int, world: int, port: int, root: str) -> None:
     ctx = init_distributed("cpu")
     try:
         store = ArrayStore.from_dir(out / "store")
-        import pandas as pd
-
-        labels, splits = pd.read_parquet(out / "store" / "labels.parquet"), pd.read_parquet(out / "store" / "splits.parquet")
+        labels = pd.read_parquet(out / "store" / "labels.parquet")
+        splits = pd.read_parquet(out / "store" / "splits.parquet")
         train = assemble_split(store, labels, splits, "train")
         val = assemble_split(store, labels, splits, "val")
         # different seeds per rank: DDP must make them equal by broadcasting rank 0's weights

@@ -109,7 +109,8 @@ def init_spec(spec: InitSpec | Mapping[str, Any] | str,
         raise TypeError(f"an initialization is a name, a dict or an InitSpec, got {type(spec).__name__}")
     allowed = {f.name for f in fields(InitSpec)}
     if unknown := sorted(set(spec) - allowed):
-        raise ValueError(f"initialization {spec.get('name', '?')!r}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+        raise ValueError(f"initialization {spec.get('name', '?')!r}: unknown key(s) {unknown}; "
+                         f"allowed: {sorted(allowed)}")
     name = spec.get("name")
     if name is None:
         raise ValueError(f"initialization dict needs a `name`: {dict(spec)}")

@@ -1,4 +1,4 @@
-"""What training reads: a pixel store (``.images`` N x H x W uint8 + an ``index`` image_id -> row) and labeled splits."""
+"""What training reads: a pixel store (``.images`` N x H x W uint8 + ``index`` image_id -> row) and labeled splits."""
 
 from __future__ import annotations
 

@@ -3,7 +3,6 @@ then moved to the device and turned into model input there (float, resize, augme
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -18,8 +17,6 @@ from torch import Tensor
 from cxrinit.models.contract import InputContract
 
 from .augment import AugmentConfig, adjust, affine_matrices, sample_params, warp
-
-log = logging.getLogger(__name__)
 
 
 @dataclass

@@ -166,7 +166,8 @@ class _Run:
             raise ValueError(f"{path}: checkpoint format {state.get('format')!r}, expected {CHECKPOINT_FORMAT}")
         saved, now = state["config"], self.cfg.to_dict()
         changed = sorted(k for k in now if k not in _RESUMABLE_CHANGES and saved.get(k) != now[k])
-        setup = {"world_size": (state["world_size"], self.ctx.world_size), "n_train": (state["n_train"], len(self.train)),
+        setup = {"world_size": (state["world_size"], self.ctx.world_size),
+                 "n_train": (state["n_train"], len(self.train)),
                  "labels": (state["meta"]["labels"], list(self.train.findings))}
         changed += [f"{k} ({a!r} -> {b!r})" for k, (a, b) in setup.items() if a != b]
         if changed:
@@ -181,7 +182,8 @@ class _Run:
         set_rng_state(state["rng"])
         self.epoch, self.history = int(state["epoch"]), list(state["history"])
         best = state["best"]
-        self.best_score, self.best_epoch, self.bad_epochs = float(best["score"]), int(best["epoch"]), int(best["bad_epochs"])
+        self.best_score, self.best_epoch = float(best["score"]), int(best["epoch"])
+        self.bad_epochs = int(best["bad_epochs"])
 
     # -- epochs --------------------------------------------------------------------------------------------
     def run(self, resume: bool, restore_best: bool) -> FitResult:
