@@ -1,0 +1,471 @@
+"""The pixel store: every image of a source, decoded once, as fixed-shape uint8 arrays on disk.
+
+Layout of ``out_dir``::
+
+    fingerprint.json       what the store was built from (items, sizes, recipe); guards resumes
+    journal.jsonl          append-only: one line per finished row, written after its pixels are synced
+    <size>/images.npy      N x size x size uint8, a plain .npy (np.load(mmap_mode="r") reads it)
+    <size>/index.parquet   image_id, row, status, detail, orig_height, orig_width, photometric,
+                           bits, format, source_hash; the same rows for every size
+
+Row ``i`` is item ``i``; quarantined images keep their (all-zero) row and carry their reason as
+status, so row numbers never shift. Resuming: a run killed at any moment (even SIGKILL) is finished
+by running ``build_store`` again with the same inputs. Rows are only journaled once their pixels are
+on disk, a partial journal line is discarded, and the index is written at the end via a temporary
+file and a rename, so the final files are byte-identical to an uninterrupted run. Other inputs
+(items, sizes or recipe) are refused with :class:`StoreMismatchError`; ``overwrite=True`` deletes
+the store's own files and starts over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from cxrinit.imaging.pool import run_pool
+from cxrinit.imaging.process import ProcessedImage, process_image
+from cxrinit.imaging.reasons import Status
+from cxrinit.imaging.transforms import Recipe
+
+log = logging.getLogger(__name__)
+
+STORE_VERSION = 1
+FINGERPRINT = "fingerprint.json"
+JOURNAL = "journal.jsonl"
+IMAGES = "images.npy"
+INDEX = "index.parquet"
+INDEX_COLUMNS = [
+    "image_id",
+    "row",
+    "status",
+    "detail",
+    "orig_height",
+    "orig_width",
+    "photometric",
+    "bits",
+    "format",
+    "source_hash",
+]
+# One journal record: (status, detail, orig_height, orig_width, photometric, bits, format, source_hash)
+Record = tuple[str, str, int | None, int | None, str | None, int | None, str | None, str | None]
+
+
+class StoreMismatchError(RuntimeError):
+    """``out_dir`` holds a store built from other inputs, or something that is no store."""
+
+
+def build_store(
+    items: pd.DataFrame,
+    root: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    sizes: Sequence[int] = (224,),
+    recipe: Recipe = Recipe(),
+    workers: int | None = None,
+    *,
+    overwrite: bool = False,
+    chunk_size: int = 8,
+    commit_every_s: float = 2.0,
+) -> pd.DataFrame:
+    """Decode every ``items`` row (``image_id``, ``path`` relative to ``root``) once into the store.
+
+    Writes one array per size under ``out_dir/<size>/`` and returns the index (same for all sizes).
+    ``workers`` processes decode in parallel (default: all cores; 1 = in this process).
+    """
+    ids, paths = _validate_items(items)
+    sizes = _validate_sizes(sizes)
+    out = Path(out_dir)
+    fingerprint = _fingerprint(ids, paths, sizes, recipe)
+    _prepare(out, fingerprint, overwrite)
+    created = [size for size in sizes if _create_array(out / str(size) / IMAGES, len(ids), size)]
+    journal = Journal(out / JOURNAL, len(ids))
+    done = journal.load()
+    if created and done:
+        raise StoreMismatchError(
+            f"{out}: images for size(s) {created} were missing although {len(done)} rows are journaled; "
+            "the store was tampered with. Pass overwrite=True to rebuild it."
+        )
+    first_row: dict[str, int] = {}
+    duplicates: list[tuple[int, Record]] = []
+    todo: list[int] = []
+    for row, image_id in enumerate(ids):
+        if image_id in first_row:
+            if row not in done:
+                duplicates.append((row, (Status.DUPLICATE_ID.value, f"same image_id as row {first_row[image_id]}",
+                                         None, None, None, None, None, None)))
+            continue
+        first_row[image_id] = row
+        if row not in done:
+            todo.append(row)
+
+    writers = {size: RowWriter(out / str(size) / IMAGES) for size in sizes}
+    try:
+        log.info("pixel store %s: %d images, %d already done, %d to do, sizes %s",
+                 out, len(ids), len(done), len(todo) + len(duplicates), list(sizes))
+        pending: list[tuple[int, Record]] = []
+
+        def commit() -> None:
+            if pending:
+                for w in writers.values():
+                    w.sync()
+                journal.append(pending)
+                done.update(pending)
+                pending.clear()
+
+        for row, rec in duplicates:
+            for w in writers.values():
+                w.write_zeros(row)
+            pending.append((row, rec))
+        commit()
+
+        start = time.perf_counter()
+        last_commit = start
+        results = _run(todo, paths, root, sizes, recipe, workers, chunk_size)
+        with tqdm(total=len(todo), desc=f"pixel store {out.name}", unit="img", disable=None) as bar:
+            for row, res in results:
+                for size, w in writers.items():
+                    img = res.images.get(size)
+                    if img is None:
+                        w.write_zeros(row)
+                    else:
+                        w.write(row, img)
+                pending.append((row, _record(res)))
+                bar.update(1)
+                if time.perf_counter() - last_commit >= commit_every_s:
+                    commit()
+                    last_commit = time.perf_counter()
+            commit()
+        elapsed = time.perf_counter() - start
+    finally:
+        for w in writers.values():
+            w.close()
+
+    if len(done) != len(ids):
+        raise RuntimeError(f"pixel store {out}: {len(ids) - len(done)} rows unfinished; run build_store again")
+    index = _index_frame(ids, done)
+    for size in sizes:
+        _atomic_parquet(index, out / str(size) / INDEX)
+    counts = Counter(index["status"])
+    rate = len(todo) / elapsed if elapsed > 0 else float("inf")
+    log.info("pixel store %s: %d images decoded in %.1f s (%.1f images/s); statuses %s",
+             out, len(todo), elapsed, rate, dict(sorted(counts.items())))
+    return index
+
+
+class PixelStore:
+    """Read side of one resolution of a store: ``PixelStore(out_dir / "224")``."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        index_path = self.path / INDEX
+        if not index_path.exists():
+            raise FileNotFoundError(
+                f"{index_path} missing: the store at {self.path} is incomplete or not a store "
+                "(run build_store again with the same inputs to finish it)"
+            )
+        self.images: np.ndarray = np.load(self.path / IMAGES, mmap_mode="r")
+        self.index: pd.DataFrame = pd.read_parquet(index_path)
+        if self.images.ndim != 3 or self.images.dtype != np.uint8:
+            raise ValueError(f"{self.path / IMAGES}: expected N x H x W uint8, got {self.images.dtype} {self.images.shape}")
+        if len(self.index) != len(self.images) or not np.array_equal(self.index["row"].to_numpy(), np.arange(len(self.images))):
+            raise ValueError(f"{self.path}: index rows do not match the {len(self.images)} stored images")
+        first = self.index[self.index["status"] != Status.DUPLICATE_ID.value]
+        self._ids = pd.Index(first["image_id"])
+        self._rows = first["row"].to_numpy()
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def size(self) -> int:
+        return int(self.images.shape[1])
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Boolean mask of rows whose status is ok."""
+        return (self.index["status"] == Status.OK.value).to_numpy()
+
+    def row_of(self, image_ids: Iterable[str] | str) -> np.ndarray:
+        """Rows of ``image_ids`` (int64); KeyError naming the ids that are not in the store."""
+        ids = [image_ids] if isinstance(image_ids, str) else list(image_ids)
+        pos = self._ids.get_indexer(ids)
+        if (pos < 0).any():
+            missing = [i for i, p in zip(ids, pos) if p < 0]
+            raise KeyError(f"{len(missing)} image_ids not in store {self.path}, e.g. {missing[:5]}")
+        return self._rows[pos].astype(np.int64)
+
+    def gather(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Copy of the images at ``rows`` (any order) as a uint8 (n, H, W) array."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size and (rows.min() < 0 or rows.max() >= len(self)):
+            raise IndexError(f"rows must be within 0..{len(self) - 1}, got {rows.min()}..{rows.max()}")
+        order = np.argsort(rows, kind="stable")  # sorted reads are sequential on disk
+        out = np.empty((rows.size, *self.images.shape[1:]), np.uint8)
+        out[order] = self.images[rows[order]]
+        return out
+
+
+# --- items and fingerprint -------------------------------------------------------------------------
+
+
+def _validate_items(items: pd.DataFrame) -> tuple[list[str], list[str]]:
+    missing = [c for c in ("image_id", "path") if c not in items.columns]
+    if missing:
+        raise ValueError(f"items lacks column(s) {missing}; it needs image_id and path (relative to root)")
+    for col in ("image_id", "path"):
+        bad = items[col].isna() | (items[col].astype(str).str.len() == 0)
+        if bad.any():
+            pos = np.flatnonzero(bad.to_numpy())[:5].tolist()
+            raise ValueError(f"items column {col!r} is empty at row(s) {pos}; every row needs an image_id and a path")
+    return items["image_id"].astype(str).tolist(), items["path"].astype(str).tolist()
+
+
+def _validate_sizes(sizes: Sequence[int] | int) -> tuple[int, ...]:
+    sizes = (sizes,) if isinstance(sizes, int) else tuple(sizes)
+    if not sizes or any(int(s) != s or s < 1 for s in sizes):
+        raise ValueError(f"sizes must be positive integers, got {sizes}")
+    return tuple(sorted({int(s) for s in sizes}))
+
+
+def _fingerprint(ids: list[str], paths: list[str], sizes: tuple[int, ...], recipe: Recipe) -> dict[str, Any]:
+    h = hashlib.blake2b(digest_size=16)
+    for image_id, path in zip(ids, paths):
+        h.update(image_id.encode() + b"\x00" + path.encode() + b"\n")
+    return {"version": STORE_VERSION, "n_items": len(ids), "items_hash": h.hexdigest(),
+            "sizes": list(sizes), "recipe": recipe.to_dict()}
+
+
+def _own_files(out: Path) -> list[Path]:
+    """The files build_store may create in ``out`` (nothing else is ever deleted)."""
+    found = [out / n for n in (FINGERPRINT, FINGERPRINT + ".tmp", JOURNAL) if (out / n).exists()]
+    for sub in out.iterdir():
+        if sub.is_dir() and sub.name.isdigit():
+            found += [sub / n for n in (IMAGES, IMAGES + ".tmp", INDEX, INDEX + ".tmp") if (sub / n).exists()]
+    return found
+
+
+def _wipe(out: Path) -> None:
+    for f in _own_files(out):
+        f.unlink()
+    for sub in out.iterdir():
+        if sub.is_dir() and sub.name.isdigit() and not any(sub.iterdir()):
+            sub.rmdir()
+
+
+def _prepare(out: Path, fingerprint: dict[str, Any], overwrite: bool) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    fp_path = out / FINGERPRINT
+    if fp_path.exists():
+        old = json.loads(fp_path.read_text())
+        if old == fingerprint:
+            return
+        if not overwrite:
+            what = [k for k in fingerprint if old.get(k) != fingerprint[k]]
+            raise StoreMismatchError(
+                f"{out} holds a pixel store built from other inputs (differs in: {', '.join(what)}); "
+                "refusing to mix them. Pass overwrite=True to rebuild it, or choose another out_dir."
+            )
+        log.warning("pixel store %s: inputs changed (overwrite=True), rebuilding from scratch", out)
+        _wipe(out)
+    else:
+        own = set(_own_files(out))
+        strangers = [p.name for p in out.iterdir() if p not in own and not (p.is_dir() and p.name.isdigit())]
+        if strangers and not overwrite:
+            raise StoreMismatchError(f"{out} is not empty and is no pixel store (found {strangers[:5]}); choose an empty out_dir")
+        _wipe(out)
+    tmp = fp_path.with_name(FINGERPRINT + ".tmp")
+    tmp.write_text(json.dumps(fingerprint, indent=1, sort_keys=True) + "\n")
+    _fsync_path(tmp)
+    os.replace(tmp, fp_path)
+
+
+# --- files -----------------------------------------------------------------------------------------
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _create_array(path: Path, n: int, size: int) -> bool:
+    """Create the zero-filled .npy (sparse) under a temporary name, then rename it; False if it exists."""
+    if path.exists():
+        shape, dtype, _ = _npy_header(path)
+        if shape != (n, size, size) or dtype != np.uint8:
+            raise StoreMismatchError(f"{path} has shape {shape} {dtype}, expected ({n}, {size}, {size}) uint8")
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(IMAGES + ".tmp")
+    if n:
+        mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, size, size))
+        mm.flush()
+        del mm
+    else:  # an empty file cannot be mapped
+        np.save(tmp, np.zeros((0, size, size), np.uint8), allow_pickle=False)
+        os.replace(tmp.with_name(tmp.name + ".npy"), tmp)
+    _fsync_path(tmp)
+    os.replace(tmp, path)
+    return True
+
+
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, data offset) of a .npy file, read from its header."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read(f)
+        if fortran:
+            raise StoreMismatchError(f"{path} is Fortran-ordered; not written by build_store")
+        return shape, dtype, f.tell()
+
+
+class RowWriter:
+    """Writes whole rows of an existing N x H x W uint8 .npy with pwrite (no mapping in the parent)."""
+
+    def __init__(self, path: Path) -> None:
+        shape, _, self.offset = _npy_header(path)
+        self.shape = tuple(shape[1:])
+        self.row_bytes = int(np.prod(self.shape))
+        self.fd = os.open(path, os.O_RDWR)
+        self._zeros = bytes(self.row_bytes)
+
+    def write(self, row: int, img: np.ndarray) -> None:
+        if img.shape != self.shape or img.dtype != np.uint8:
+            raise ValueError(f"row {row}: got {img.dtype} {img.shape}, store holds uint8 {self.shape}")
+        os.pwrite(self.fd, np.ascontiguousarray(img).tobytes(), self.offset + row * self.row_bytes)
+
+    def write_zeros(self, row: int) -> None:
+        os.pwrite(self.fd, self._zeros, self.offset + row * self.row_bytes)
+
+    def sync(self) -> None:
+        os.fsync(self.fd)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class Journal:
+    """Append-only JSON lines, one per finished row; a torn last line (kill mid-write) is dropped."""
+
+    def __init__(self, path: Path, n_rows: int) -> None:
+        self.path = path
+        self.n_rows = n_rows
+
+    def load(self) -> dict[int, Record]:
+        if not self.path.exists():
+            self.path.touch()
+            return {}
+        raw = self.path.read_bytes()
+        complete = raw[: raw.rfind(b"\n") + 1]
+        if len(complete) != len(raw):
+            with open(self.path, "r+b") as f:
+                f.truncate(len(complete))
+        done: dict[int, Record] = {}
+        for lineno, line in enumerate(complete.splitlines(), 1):
+            try:
+                row, *rec = json.loads(line)
+            except (ValueError, TypeError):
+                raise StoreMismatchError(f"{self.path} line {lineno} is corrupt; delete the store to rebuild it") from None
+            if not (0 <= row < self.n_rows) or len(rec) != 8:
+                raise StoreMismatchError(f"{self.path} line {lineno} does not fit this store; delete it to rebuild")
+            done[row] = tuple(rec)  # type: ignore[assignment]
+        return done
+
+    def append(self, entries: list[tuple[int, Record]]) -> None:
+        data = "".join(json.dumps([row, *rec], separators=(",", ":")) + "\n" for row, rec in entries)
+        with open(self.path, "ab") as f:
+            f.write(data.encode())
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def _record(res: ProcessedImage) -> Record:
+    m = res.meta
+    if m is None:
+        return (res.status.value, res.detail, None, None, None, None, None, res.source_hash)
+    return (res.status.value, res.detail, m.height, m.width, m.photometric or None,
+            m.bits or None, m.format or None, res.source_hash)
+
+
+def _index_frame(ids: list[str], done: dict[int, Record]) -> pd.DataFrame:
+    rows = range(len(ids))
+    cols = list(zip(*(done[r] for r in rows))) if ids else [()] * 8
+    frame = pd.DataFrame({
+        "image_id": pd.array(ids, dtype="string"),
+        "row": np.arange(len(ids), dtype=np.int64),
+        "status": pd.array(cols[0], dtype="string"),
+        "detail": pd.array(cols[1], dtype="string"),
+        "orig_height": pd.array(cols[2], dtype="Int32"),
+        "orig_width": pd.array(cols[3], dtype="Int32"),
+        "photometric": pd.array(cols[4], dtype="string"),
+        "bits": pd.array(cols[5], dtype="Int32"),
+        "format": pd.array(cols[6], dtype="string"),
+        "source_hash": pd.array(cols[7], dtype="string"),
+    })
+    return frame[INDEX_COLUMNS]
+
+
+def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(INDEX + ".tmp")
+    frame.to_parquet(tmp, index=False)
+    _fsync_path(tmp)
+    os.replace(tmp, path)
+
+
+# --- decoding, in this process or a pool -----------------------------------------------------------
+
+_WORKER_ARGS: tuple[str, tuple[int, ...], Recipe] | None = None
+
+
+def _init_worker(root: str, sizes: tuple[int, ...], recipe: Recipe) -> None:
+    import cv2
+
+    global _WORKER_ARGS
+    cv2.setNumThreads(1)  # one process per core already
+    _WORKER_ARGS = (root, sizes, recipe)
+
+
+def _process_chunk(chunk: list[tuple[int, str]]) -> list[tuple[int, ProcessedImage]]:
+    assert _WORKER_ARGS is not None, "worker not initialised"
+    root, sizes, recipe = _WORKER_ARGS
+    return [(row, process_image(root, path, sizes, recipe)) for row, path in chunk]
+
+
+def _run(
+    todo: list[int],
+    paths: list[str],
+    root: str | os.PathLike[str],
+    sizes: tuple[int, ...],
+    recipe: Recipe,
+    workers: int | None,
+    chunk_size: int,
+) -> Iterator[tuple[int, ProcessedImage]]:
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    tasks = [(row, paths[row]) for row in todo]
+    if workers <= 1 or len(tasks) <= 1:
+        for row, path in tasks:
+            yield row, process_image(root, path, sizes, recipe)
+        return
+    chunk_size = max(1, min(chunk_size, -(-len(tasks) // (4 * workers))))
+    chunks = [tasks[i : i + chunk_size] for i in range(0, len(tasks), chunk_size)]
+    yield from run_pool(chunks, workers, _process_chunk, _init_worker, (str(root), sizes, recipe),
+                        on_crash=_crashed, preload=["cxrinit.imaging.store"])
+
+
+def _crashed(row: int, path: str) -> ProcessedImage:
+    return ProcessedImage(Status.DECODE_ERROR, f"{path}: the decoding process died (native decoder crash or out of memory)")

@@ -1,0 +1,256 @@
+"""The pixel store: quarantines in the index, reading, resuming after SIGKILL byte for byte."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pydicom
+import pytest
+from imagingfiles import chest_like, dicom_bytes, dicom_dataset, jpeg_bytes, png_bytes, pydicom_file, write
+
+from cxrinit.imaging import PixelStore, Status, StoreMismatchError, build_store
+from cxrinit.imaging.process import ProcessedImage
+from cxrinit.imaging.pool import run_pool
+from cxrinit.imaging.store import FINGERPRINT, IMAGES, INDEX, JOURNAL
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def _u8(seed: int, h: int = 120, w: int = 100) -> np.ndarray:
+    return (chest_like(h, w, seed) * 255).astype(np.uint8)
+
+
+def _corrupt_idat(png: bytes) -> bytes:
+    """Same chunk layout and length, garbage compressed data: decodes to nothing sensible."""
+    at = png.index(b"IDAT") + 4
+    return png[:at] + bytes(255 - b for b in png[at : at + 200]) + png[at + 200 :]
+
+
+@pytest.fixture
+def batch(tmp_path: Path) -> tuple[Path, pd.DataFrame, dict[str, Status]]:
+    """A root with good files and one file (or item) per quarantine reason."""
+    root = tmp_path / "root"
+    good_png = png_bytes(_u8(1))
+    good_dcm = dicom_bytes(dicom_dataset((chest_like(110, 90, 2) * 4000).astype(np.uint16), bits_stored=12))
+    video = pydicom.dcmread(io.BytesIO(pydicom_file("emri_small_jpeg_2k_lossless.dcm").read_bytes()))
+    video.file_meta.TransferSyntaxUID = pydicom.uid.MPEG2MPML
+    buf = io.BytesIO()
+    video.save_as(buf)
+    files = {
+        "good/a.png": good_png,
+        "good/b16.png": png_bytes((chest_like(130, 110, 3) * 60000).astype(np.uint16)),
+        "good/c.jpg": jpeg_bytes(_u8(4, 300, 260)),
+        "good/d.dcm": good_dcm,
+        "good/e.dcm": dicom_bytes(dicom_dataset((chest_like(100, 100, 5) * 4000).astype(np.uint16),
+                                                photometric="MONOCHROME1", bits_stored=12)),
+        "bad/cut.png": good_png[: len(good_png) // 2],
+        "bad/cut.jpg": jpeg_bytes(_u8(6))[:-300],
+        "bad/cut.dcm": good_dcm[: len(good_dcm) - 4000],
+        "bad/empty.png": b"",
+        "bad/text.png": b"Patient list, not an image\n" * 10,
+        "bad/nopixels.dcm": dicom_bytes(dicom_dataset(None)),
+        "bad/video.dcm": buf.getvalue(),
+        "bad/tiny.png": png_bytes(np.arange(20 * 30, dtype=np.uint8).reshape(20, 30)),
+        "bad/garbled.png": _corrupt_idat(good_png),
+        "bad/flat.png": png_bytes(np.full((90, 90), 128, np.uint8)),
+    }
+    for rel, data in files.items():
+        write(root / rel, data)
+    write(tmp_path / "outside.png", good_png)
+    (root / "bad" / "link.png").symlink_to(tmp_path / "outside.png")
+    expected = {
+        "a": Status.OK, "b16": Status.OK, "c": Status.OK, "d": Status.OK, "e": Status.OK,
+        "cut_png": Status.TRUNCATED, "cut_jpg": Status.TRUNCATED, "cut_dcm": Status.TRUNCATED,
+        "empty": Status.ZERO_BYTES, "text": Status.WRONG_FORMAT, "nopixels": Status.NO_PIXEL_DATA,
+        "video": Status.UNSUPPORTED_SYNTAX, "tiny": Status.IMPLAUSIBLE_SIZE, "garbled": Status.DECODE_ERROR,
+        "flat": Status.BLANK, "dotdot": Status.PATH_ESCAPE, "link": Status.PATH_ESCAPE, "gone": Status.MISSING,
+    }
+    paths = {
+        "a": "good/a.png", "b16": "good/b16.png", "c": "good/c.jpg", "d": "good/d.dcm", "e": "good/e.dcm",
+        "cut_png": "bad/cut.png", "cut_jpg": "bad/cut.jpg", "cut_dcm": "bad/cut.dcm", "empty": "bad/empty.png",
+        "text": "bad/text.png", "nopixels": "bad/nopixels.dcm", "video": "bad/video.dcm", "tiny": "bad/tiny.png",
+        "garbled": "bad/garbled.png", "flat": "bad/flat.png", "dotdot": "good/../../outside.png",
+        "link": "bad/link.png", "gone": "bad/gone.png",
+    }
+    ids = list(paths)
+    items = pd.DataFrame({"image_id": ids + ["a"], "path": [paths[i] for i in ids] + ["good/c.jpg"]})
+    return root, items, expected
+
+
+def test_every_quarantine_reason_lands_in_the_index_and_the_batch_goes_on(batch, tmp_path):
+    root, items, expected = batch
+    index = build_store(items, root, tmp_path / "store", sizes=(64, 32), workers=2)
+    assert list(index.columns) == ["image_id", "row", "status", "detail", "orig_height", "orig_width",
+                                   "photometric", "bits", "format", "source_hash"]
+    assert index["row"].tolist() == list(range(len(items)))
+    got = dict(zip(index["image_id"].iloc[:-1], index["status"].iloc[:-1]))
+    assert got == {k: v.value for k, v in expected.items()}
+    assert index["status"].iloc[-1] == Status.DUPLICATE_ID
+    assert "row 0" in index["detail"].iloc[-1]
+    by_id = index.iloc[:-1].set_index("image_id")
+    assert "truncated" in by_id.loc["cut_jpg", "detail"] and by_id.loc["tiny", "orig_width"] == 30
+    assert by_id.loc["d", "photometric"] == "MONOCHROME2" and by_id.loc["e", "photometric"] == "MONOCHROME1"
+    assert by_id.loc["b16", "bits"] == 16 and by_id.loc["d", "bits"] == 12
+    assert by_id.loc["c", "format"] == "jpeg" and by_id.loc["c", "orig_height"] == 300
+    assert by_id.loc["a", "source_hash"] == hashlib.sha256((root / "good/a.png").read_bytes()).hexdigest()
+    assert by_id.loc["garbled", "source_hash"] == hashlib.sha256((root / "bad/garbled.png").read_bytes()).hexdigest()
+    assert pd.isna(by_id.loc["gone", "source_hash"]) and pd.isna(by_id.loc["link", "source_hash"])  # never opened
+    for size in (32, 64):
+        store = PixelStore(tmp_path / "store" / str(size))
+        assert store.images.shape == (len(items), size, size) and store.size == size
+        pd.testing.assert_frame_equal(store.index, index)
+        ok = store.ok
+        assert ok.sum() == 5
+        assert all(store.images[r].max() == 255 for r in np.flatnonzero(ok))  # stored, equalized
+        assert not store.images[~ok].any()  # quarantined rows stay zero
+
+
+def test_pixel_store_reads_rows_by_id_in_any_order(batch, tmp_path):
+    root, items, _ = batch
+    build_store(items, root, tmp_path / "store", sizes=(48,), workers=1)
+    store = PixelStore(tmp_path / "store" / "48")
+    assert len(store) == len(items)
+    assert not store.images.flags.writeable
+    rows = store.row_of(["e", "a", "c"])
+    assert rows.tolist() == [4, 0, 2]  # "a" is the first occurrence, not the duplicate at the end
+    got = store.gather(rows)
+    assert got.dtype == np.uint8 and got.shape == (3, 48, 48)
+    for k, r in enumerate(rows):
+        np.testing.assert_array_equal(got[k], store.images[r])
+    assert store.row_of("d").tolist() == [3]
+    with pytest.raises(KeyError, match="nobody"):
+        store.row_of(["a", "nobody"])
+    with pytest.raises(IndexError):
+        store.gather([len(items)])
+    loaded = np.load(tmp_path / "store" / "48" / IMAGES, mmap_mode="r")  # a plain .npy
+    np.testing.assert_array_equal(loaded, store.images)
+    with pytest.raises(FileNotFoundError, match="incomplete"):
+        PixelStore(tmp_path / "store")
+
+
+def _small_items(root: Path, n: int) -> pd.DataFrame:
+    names = []
+    for i in range(n):
+        name = f"img_{i:03d}.png"
+        write(root / name, png_bytes((chest_like(160, 140, seed=i) * 50000).astype(np.uint16)))
+        names.append(name)
+    return pd.DataFrame({"image_id": [f"id{i}" for i in range(n)], "path": names})
+
+
+_BUILD = """
+import sys, pandas as pd
+from cxrinit.imaging import build_store
+items = pd.read_parquet(sys.argv[1])
+build_store(items, sys.argv[2], sys.argv[3], sizes=(32, 64), workers=2, chunk_size=1, commit_every_s=0)
+"""
+
+
+def test_killed_run_resumes_to_byte_identical_files(tmp_path):
+    n = 120
+    root = tmp_path / "root"
+    items = _small_items(root, n)
+    items.to_parquet(tmp_path / "items.parquet")
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _BUILD, str(tmp_path / "items.parquet"), str(root), str(killed)],
+        env=os.environ | {"PYTHONPATH": str(SRC)}, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    journal = killed / JOURNAL
+    deadline = time.monotonic() + 60
+    lines = 0
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            lines = journal.read_bytes().count(b"\n") if journal.exists() else 0
+            if lines >= 10:
+                break
+            time.sleep(0.002)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the builder and its workers: a session of our own
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+    done_at_kill = journal.read_bytes().count(b"\n")
+    assert 10 <= done_at_kill < n, "the run must be cut mid-way"
+    assert not (killed / "64" / INDEX).exists()
+    with open(journal, "ab") as f:  # and a torn last line, as if killed inside a write
+        f.write(b'[%d,"ok","",16' % (n - 1))
+
+    build_store(items, root, killed, sizes=(32, 64), workers=1)
+    fresh = tmp_path / "fresh"
+    build_store(items, root, fresh, sizes=(64, 32), workers=1)
+    for rel in (FINGERPRINT, f"32/{IMAGES}", f"32/{INDEX}", f"64/{IMAGES}", f"64/{INDEX}"):
+        assert (killed / rel).read_bytes() == (fresh / rel).read_bytes(), rel
+    assert (PixelStore(fresh / "64").index["status"] == "ok").all()
+
+
+def test_changed_inputs_are_refused_unless_overwrite(tmp_path):
+    root = tmp_path / "root"
+    items = _small_items(root, 3)
+    out = tmp_path / "store"
+    build_store(items, root, out, sizes=(32,), workers=1)
+    again = build_store(items, root, out, sizes=(32,), workers=1)  # same inputs: nothing to do
+    assert (again["status"] == "ok").all()
+    for change in ({"sizes": (32, 64)}, {"items": items.iloc[:2]}):
+        kwargs = {"items": items, "sizes": (32,)} | change
+        with pytest.raises(StoreMismatchError, match="overwrite=True"):
+            build_store(kwargs["items"], root, out, sizes=kwargs["sizes"], workers=1)
+    from cxrinit.imaging import Recipe
+
+    with pytest.raises(StoreMismatchError, match="recipe"):
+        build_store(items, root, out, sizes=(32,), recipe=Recipe(fit="letterbox"), workers=1)
+    index = build_store(items.iloc[:2], root, out, sizes=(64,), workers=1, overwrite=True)
+    assert len(index) == 2 and not (out / "32").exists()
+    assert PixelStore(out / "64").images.shape == (2, 64, 64)
+    strangers = tmp_path / "notastore"
+    write(strangers / "thesis.tex", b"precious")
+    with pytest.raises(StoreMismatchError, match="not empty"):
+        build_store(items, root, strangers, workers=1)
+    assert (strangers / "thesis.tex").read_bytes() == b"precious"
+
+
+def test_items_are_validated(tmp_path):
+    with pytest.raises(ValueError, match="path"):
+        build_store(pd.DataFrame({"image_id": ["a"]}), tmp_path, tmp_path / "s")
+    with pytest.raises(ValueError, match=r"row\(s\) \[1\]"):
+        build_store(pd.DataFrame({"image_id": ["a", None], "path": ["x.png", "y.png"]}), tmp_path, tmp_path / "s")
+    with pytest.raises(ValueError, match="sizes"):
+        build_store(pd.DataFrame({"image_id": ["a"], "path": ["x.png"]}), tmp_path, tmp_path / "s", sizes=(0,))
+
+
+def _noop_init(*args: object) -> None:
+    pass
+
+
+def _crash_on_boom(chunk: list[tuple[int, str]]) -> list[tuple[int, ProcessedImage]]:
+    out = []
+    for row, payload in chunk:
+        if payload == "boom":
+            os._exit(3)  # what a segfaulting native decoder looks like from the parent
+        if payload == "bug":
+            raise ZeroDivisionError("a bug in our code")
+        out.append((row, ProcessedImage(Status.OK, payload)))
+    return out
+
+
+def _died(row: int, payload: str) -> ProcessedImage:
+    return ProcessedImage(Status.DECODE_ERROR, f"{payload}: process died")
+
+
+def test_a_worker_crash_quarantines_only_the_culprit():
+    chunks = [[(0, "a"), (1, "b")], [(2, "boom"), (3, "c")], [(4, "d"), (5, "e")], [(6, "f")], [(7, "boom")]]
+    results = dict(run_pool(chunks, 2, _crash_on_boom, _noop_init, (), on_crash=_died))
+    assert sorted(results) == list(range(8))
+    assert {r for r, res in results.items() if res.status is Status.DECODE_ERROR} == {2, 7}
+    assert results[2].detail == "boom: process died"
+    assert all(results[r].detail == p for r, p in enumerate("ab_cdef") if p != "_")
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):  # our bugs are raised, not quarantined
+        list(run_pool([[(0, "a")], [(1, "bug")]], 2, _crash_on_boom, _noop_init, (), on_crash=_died))
