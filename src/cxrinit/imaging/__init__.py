@@ -1,25 +1,43 @@
-"""Radiograph decoding (DICOM/PNG/JPEG), the study's preprocessing recipe, and the pixel store."""
+"""Radiograph decoding (DICOM/PNG/JPEG), the study's preprocessing recipe, and the pixel store.
 
-from cxrinit.imaging.decode import DecodedImage, ImageMeta, decode_bytes, decode_file, resolve_in_root
-from cxrinit.imaging.process import ProcessedImage, process_image
-from cxrinit.imaging.reasons import QUARANTINE_REASONS, QuarantineError, Status
-from cxrinit.imaging.store import PixelStore, StoreMismatchError, build_store
-from cxrinit.imaging.transforms import Recipe, preprocess
+Names are imported lazily, so that decoder worker processes never load pandas for the store.
+"""
 
-__all__ = [
-    "QUARANTINE_REASONS",
-    "DecodedImage",
-    "ImageMeta",
-    "PixelStore",
-    "ProcessedImage",
-    "QuarantineError",
-    "Recipe",
-    "Status",
-    "StoreMismatchError",
-    "build_store",
-    "decode_bytes",
-    "decode_file",
-    "preprocess",
-    "process_image",
-    "resolve_in_root",
-]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "DecodedImage": "decode",
+    "ImageMeta": "decode",
+    "decode_bytes": "decode",
+    "decode_file": "decode",
+    "resolve_in_root": "decode",
+    "ProcessedImage": "process",
+    "process_image": "process",
+    "QUARANTINE_REASONS": "reasons",
+    "QuarantineError": "reasons",
+    "Status": "reasons",
+    "PixelStore": "store",
+    "StoreMismatchError": "store",
+    "build_store": "store",
+    "Recipe": "transforms",
+    "preprocess": "transforms",
+}
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from cxrinit.imaging.decode import DecodedImage, ImageMeta, decode_bytes, decode_file, resolve_in_root
+    from cxrinit.imaging.process import ProcessedImage, process_image
+    from cxrinit.imaging.reasons import QUARANTINE_REASONS, QuarantineError, Status
+    from cxrinit.imaging.store import PixelStore, StoreMismatchError, build_store
+    from cxrinit.imaging.transforms import Recipe, preprocess
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value

@@ -186,7 +186,9 @@ def _format_for(data: bytes, name: str) -> str:
     found = sniff_format(data)
     if expected is None:
         if found is None:
-            raise QuarantineError(Status.WRONG_FORMAT, f"{name}: unknown extension {suffix!r} and content is no PNG/JPEG/DICOM")
+            raise QuarantineError(
+                Status.WRONG_FORMAT, f"{name}: unknown extension {suffix!r} and content is no PNG/JPEG/DICOM"
+            )
         return found
     if found != expected:
         what = f"{found} data" if found else f"no image (starts with {data[:8]!r})"

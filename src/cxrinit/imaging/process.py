@@ -64,3 +64,31 @@ def process_image(
         return ProcessedImage(Status.DECODE_ERROR, f"{rel_path}: out of memory while decoding", meta, digest)
     except Exception as exc:  # one bad file must never stop the batch
         return ProcessedImage(Status.DECODE_ERROR, f"{rel_path}: {type(exc).__name__}: {exc}", meta, digest)
+
+
+# --- the worker side of build_store's process pool (kept free of pandas: workers stay small) ---
+
+_WORKER_ARGS: tuple[str, tuple[int, ...], Recipe] | None = None
+
+
+def init_worker(root: str, sizes: tuple[int, ...], recipe: Recipe) -> None:
+    """Pool initializer: remember the run's settings; one OpenCV thread, as there is a process per core."""
+    import cv2
+
+    global _WORKER_ARGS
+    cv2.setNumThreads(1)
+    _WORKER_ARGS = (root, sizes, recipe)
+
+
+def process_chunk(chunk: list[tuple[int, str]]) -> list[tuple[int, ProcessedImage]]:
+    """Pool task: (row, relative path) pairs -> (row, ProcessedImage) pairs."""
+    if _WORKER_ARGS is None:
+        raise RuntimeError("process_chunk called in a process that init_worker did not set up")
+    root, sizes, recipe = _WORKER_ARGS
+    return [(row, process_image(root, path, sizes, recipe)) for row, path in chunk]
+
+
+def crashed(row: int, path: str) -> ProcessedImage:
+    """The quarantine for an image whose decoding killed its worker process."""
+    detail = f"{path}: the decoding process died (native decoder crash or out of memory)"
+    return ProcessedImage(Status.DECODE_ERROR, detail)

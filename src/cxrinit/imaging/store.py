@@ -34,7 +34,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from cxrinit.imaging.pool import run_pool
-from cxrinit.imaging.process import ProcessedImage, process_image
+from cxrinit.imaging.process import ProcessedImage, crashed, init_worker, process_chunk, process_image
 from cxrinit.imaging.reasons import Status
 from cxrinit.imaging.transforms import Recipe
 
@@ -176,8 +176,11 @@ class PixelStore:
         self.images: np.ndarray = np.load(self.path / IMAGES, mmap_mode="r")
         self.index: pd.DataFrame = pd.read_parquet(index_path)
         if self.images.ndim != 3 or self.images.dtype != np.uint8:
-            raise ValueError(f"{self.path / IMAGES}: expected N x H x W uint8, got {self.images.dtype} {self.images.shape}")
-        if len(self.index) != len(self.images) or not np.array_equal(self.index["row"].to_numpy(), np.arange(len(self.images))):
+            raise ValueError(
+                f"{self.path / IMAGES}: expected N x H x W uint8, got {self.images.dtype} {self.images.shape}"
+            )
+        rows = self.index["row"].to_numpy()
+        if len(self.index) != len(self.images) or not np.array_equal(rows, np.arange(len(self.images))):
             raise ValueError(f"{self.path}: index rows do not match the {len(self.images)} stored images")
         first = self.index[self.index["status"] != Status.DUPLICATE_ID.value]
         self._ids = pd.Index(first["image_id"])
@@ -281,7 +284,9 @@ def _prepare(out: Path, fingerprint: dict[str, Any], overwrite: bool) -> None:
         own = set(_own_files(out))
         strangers = [p.name for p in out.iterdir() if p not in own and not (p.is_dir() and p.name.isdigit())]
         if strangers and not overwrite:
-            raise StoreMismatchError(f"{out} is not empty and is no pixel store (found {strangers[:5]}); choose an empty out_dir")
+            raise StoreMismatchError(
+                f"{out} is not empty and is no pixel store (found {strangers[:5]}); choose an empty out_dir"
+            )
         _wipe(out)
     tmp = fp_path.with_name(FINGERPRINT + ".tmp")
     tmp.write_text(json.dumps(fingerprint, indent=1, sort_keys=True) + "\n")
@@ -380,7 +385,8 @@ class Journal:
             try:
                 row, *rec = json.loads(line)
             except (ValueError, TypeError):
-                raise StoreMismatchError(f"{self.path} line {lineno} is corrupt; delete the store to rebuild it") from None
+                msg = f"{self.path} line {lineno} is corrupt; delete the store (or pass overwrite=True) to rebuild it"
+                raise StoreMismatchError(msg) from None
             if not (0 <= row < self.n_rows) or len(rec) != 8:
                 raise StoreMismatchError(f"{self.path} line {lineno} does not fit this store; delete it to rebuild")
             done[row] = tuple(rec)  # type: ignore[assignment]
@@ -429,23 +435,6 @@ def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
 
 # --- decoding, in this process or a pool -----------------------------------------------------------
 
-_WORKER_ARGS: tuple[str, tuple[int, ...], Recipe] | None = None
-
-
-def _init_worker(root: str, sizes: tuple[int, ...], recipe: Recipe) -> None:
-    import cv2
-
-    global _WORKER_ARGS
-    cv2.setNumThreads(1)  # one process per core already
-    _WORKER_ARGS = (root, sizes, recipe)
-
-
-def _process_chunk(chunk: list[tuple[int, str]]) -> list[tuple[int, ProcessedImage]]:
-    assert _WORKER_ARGS is not None, "worker not initialised"
-    root, sizes, recipe = _WORKER_ARGS
-    return [(row, process_image(root, path, sizes, recipe)) for row, path in chunk]
-
-
 def _run(
     todo: list[int],
     paths: list[str],
@@ -463,9 +452,5 @@ def _run(
         return
     chunk_size = max(1, min(chunk_size, -(-len(tasks) // (4 * workers))))
     chunks = [tasks[i : i + chunk_size] for i in range(0, len(tasks), chunk_size)]
-    yield from run_pool(chunks, workers, _process_chunk, _init_worker, (str(root), sizes, recipe),
-                        on_crash=_crashed, preload=["cxrinit.imaging.store"])
-
-
-def _crashed(row: int, path: str) -> ProcessedImage:
-    return ProcessedImage(Status.DECODE_ERROR, f"{path}: the decoding process died (native decoder crash or out of memory)")
+    yield from run_pool(chunks, workers, process_chunk, init_worker, (str(root), sizes, recipe),
+                        on_crash=crashed, preload=["cxrinit.imaging.process"])

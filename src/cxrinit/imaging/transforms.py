@@ -109,7 +109,8 @@ def resize(pixels: np.ndarray, shape: tuple[int, int], interpolation: str = "are
         # rows/columns are cropped evenly from both edges.
         ch, cw = (h // kh) * kh, (w // kw) * kw
         top, left = (h - ch) // 2, (w - cw) // 2
-        pixels = cv2.resize(pixels[top : top + ch, left : left + cw], (cw // kw, ch // kh), interpolation=cv2.INTER_AREA)
+        whole = pixels[top : top + ch, left : left + cw]
+        pixels = cv2.resize(whole, (cw // kw, ch // kh), interpolation=cv2.INTER_AREA)
     return cv2.resize(pixels, (tw, th), interpolation=cv2.INTER_AREA)
 
 
@@ -126,7 +127,10 @@ def minmax_uint8(pixels: np.ndarray) -> np.ndarray:
 
 def preprocess(image: DecodedImage | np.ndarray, size: int, recipe: Recipe = Recipe()) -> np.ndarray:
     """A decoded image (or 2-D array, bright = dense) -> uint8 (size, size) per ``recipe``."""
-    pixels, scale, offset = (image.pixels, image.scale, image.offset) if isinstance(image, DecodedImage) else (image, 1.0, 0.0)
+    if isinstance(image, DecodedImage):
+        pixels, scale, offset = image.pixels, image.scale, image.offset
+    else:
+        pixels, scale, offset = image, 1.0, 0.0
     if pixels.ndim != 2:
         raise ValueError(f"preprocess needs a 2-D gray array, got shape {pixels.shape}")
     h, w = content_shape(*pixels.shape, size, recipe.fit)
