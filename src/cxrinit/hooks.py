@@ -28,6 +28,7 @@ class MlflowTrackingHook:
 
         self._project_path = Path(context.project_path)
         self._config = tracking.load_config(self._project_path)
+        tracking.set_current(self._config)
         self._env = context.env
         self._params = context.params
         if not self._config.enabled:

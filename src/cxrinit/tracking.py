@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -92,3 +93,128 @@ def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, str
         else:
             flat[name] = str(value)[:MAX_PARAM_LENGTH]
     return flat
+
+
+# --- runs of the training stages (used by the pretraining / finetuning nodes) ---------------------
+
+_current: TrackingConfig | None = None
+_METRIC = re.compile(r"[^\w\-. :/]")
+
+
+def set_current(config: TrackingConfig | None) -> None:
+    """Remember the configuration of this ``kedro run`` (set by the project hook)."""
+    global _current
+    _current = config
+
+
+def current_config() -> TrackingConfig:
+    """The configuration of this ``kedro run``, or ``mlflow.yaml`` of the working directory."""
+    return _current or load_config(Path.cwd())
+
+
+def metric_name(name: str) -> str:
+    """``val_auroc_Nodule/Mass (x)`` -> a name MLflow accepts (odd characters become ``_``)."""
+    return _METRIC.sub("_", name)
+
+
+class EpochLogger:
+    """Training callback: every epoch's metrics to the active MLflow run, the epoch as step."""
+
+    def on_epoch_end(self, epoch: int, metrics: Mapping[str, Any]) -> None:
+        import math
+
+        import mlflow
+
+        values = {metric_name(k): float(v) for k, v in metrics.items()
+                  if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(float(v))}
+        mlflow.log_metrics(values, step=epoch)
+
+
+class child_run:
+    """A run for one (stage, init, source) cell, nested under the ``kedro run``'s parent run when there is one."""
+
+    def __init__(self, stage: str, *, init: str, source: str, extra_tags: Mapping[str, str] | None = None) -> None:
+        self.stage, self.init, self.source, self.extra = stage, init, source, dict(extra_tags or {})
+        self.enabled = current_config().enabled
+
+    def __enter__(self) -> Any:
+        if not self.enabled:
+            return None
+        import mlflow
+
+        parent = mlflow.active_run()
+        self.run = mlflow.start_run(run_name=f"{self.stage} {self.init}/{self.source}", nested=parent is not None)
+        tags = {"stage": self.stage, "init": self.init, "source": self.source, **self.extra}
+        if parent is not None:
+            tags["kedro.parent_run"] = parent.info.run_id
+        mlflow.set_tags(tags)
+        return self.run
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self.enabled:
+            import mlflow
+
+            mlflow.end_run(status="FAILED" if exc_type else "FINISHED")
+
+
+def register_model(model: Any, *, name: str, contract: Mapping[str, Any], findings: list[str], score: float,
+                   lineage: Mapping[str, str], files: Mapping[str, str | Path] = ()) -> dict[str, Any]:
+    """Log ``model`` (mlflow.pytorch, with a signature) in the active run and register it as ``name``.
+
+    The new version carries its input contract, label list, lineage and validation score as tags; the
+    registry alias (``registry.best_alias``) moves to it when its score beats the aliased version's.
+    """
+    import mlflow
+    import numpy as np
+    import torch
+    from mlflow import MlflowClient
+    from mlflow.models import infer_signature
+
+    config = current_config()
+    alias = config.registry.get("best_alias", "best")
+    size = int(contract["size"])
+    # Batch of 2: the exported (pt2) graph keeps the batch dimension dynamic.
+    example = np.random.default_rng(0).random((2, int(contract.get("channels", 3)), size, size), np.float32)
+    model = model.to("cpu").eval()
+    with torch.no_grad():
+        output = model(torch.from_numpy(example)).numpy()
+    for label, path in dict(files).items():
+        mlflow.log_artifact(str(path), artifact_path=label)
+    # pt2 (torch.export) loads without unpickling code, like our own weights_only checkpoints.
+    info = mlflow.pytorch.log_model(model, name="model", signature=infer_signature(example, output),
+                                    input_example=example, serialization_format="pt2",
+                                    registered_model_name=name)
+    client = MlflowClient()
+    version = str(info.registered_model_version)
+    tags = {"input_contract": json.dumps(dict(contract)), "findings": json.dumps(list(findings)),
+            "val_auroc_mean": f"{score:.6f}", **{f"lineage.{k}": str(v) for k, v in lineage.items()}}
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    try:
+        best = client.get_model_version_by_alias(name, alias)
+        best_score = float(best.tags.get("val_auroc_mean", "nan"))
+    except Exception:  # no version holds the alias yet
+        best_score = float("nan")
+    if not best_score >= score:  # also when the aliased score is NaN
+        client.set_registered_model_alias(name, alias, version)
+    return {"name": name, "version": version, "run_id": mlflow.active_run().info.run_id, "alias": alias,
+            "model_uri": info.model_uri}
+
+
+def log_report(outputs: Mapping[str, Any], *, prefix: str) -> None:
+    """Log a stage's tables (CSV), texts and figures as artifacts of the active MLflow run, if any."""
+    import mlflow
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    if mlflow.active_run() is None or not current_config().enabled:
+        return
+    for key, value in outputs.items():
+        if isinstance(value, pd.DataFrame) and len(value):
+            mlflow.log_text(value.to_csv(index=False), f"{prefix}/{key}.csv")
+        elif isinstance(value, str):
+            mlflow.log_text(value, f"{prefix}/{key}.md")
+        elif isinstance(value, Mapping):
+            for name, figure in value.items():
+                if isinstance(figure, Figure):
+                    mlflow.log_figure(figure, f"{prefix}/{name}")

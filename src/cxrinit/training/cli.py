@@ -27,12 +27,14 @@ import json
 import logging
 import sys
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 
-from cxrinit.models import build_model, describe, init_spec
+from cxrinit.models import InputContract, build_model, describe, init_spec
 
 from .config import TrainConfig
 from .data import assemble_split, open_store
@@ -65,23 +67,36 @@ def load_config(path: str | Path) -> dict[str, Any]:
 def check_config(config: dict[str, Any], origin: str = "cell config") -> dict[str, Any]:
     if unknown := sorted(set(config) - _KEYS):
         raise ValueError(f"{origin}: unknown key(s) {unknown}; allowed: {sorted(_KEYS)}")
-    if missing := [k for k in _REQUIRED if config.get(k) in (None, "")]:
+    if missing := [k for k in _REQUIRED if config.get(k) is None or (isinstance(config[k], str) and not config[k])]:
         raise ValueError(f"{origin}: missing {missing}")
     return config
 
 
-def _table(path: str | Path) -> pd.DataFrame:
+def _table(path: str | Path | pd.DataFrame) -> pd.DataFrame:
+    if isinstance(path, pd.DataFrame):
+        return path
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"table {path} does not exist")
     return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
 
 
-def run_cell(config: dict[str, Any], *, callbacks: Iterable[Callback] = (), ctx: DistContext | None = None) -> dict:
-    """Train one cell and write its checkpoint, best weights, history and prediction tables under ``out_dir``.
+@dataclass
+class CellRun:
+    """A trained cell: its summary, prediction tables (rank 0) and the model holding the best weights."""
 
-    Returns a summary (best epoch/score, paths, dropped counts). Raises ``WeightsUnavailable`` when the init's
-    weights are not here.
+    summary: dict[str, Any]
+    tables: dict[str, pd.DataFrame]
+    model: torch.nn.Module
+    contract: InputContract
+
+
+def train_cell(config: dict[str, Any], *, callbacks: Iterable[Callback] = (),
+               ctx: DistContext | None = None) -> CellRun:
+    """Train one cell; returns its summary, the prediction tables of ``config["predict"]`` and the model.
+
+    ``labels`` and ``splits`` may be paths or DataFrames. Checkpoints and best weights go under ``out_dir``.
+    Raises ``WeightsUnavailable`` when the init's weights are not here.
     """
     config = check_config(dict(config))
     ctx = ctx or init_distributed(config.get("device"))
@@ -101,23 +116,40 @@ def run_cell(config: dict[str, Any], *, callbacks: Iterable[Callback] = (), ctx:
     result = fit(model, contract, store, train, val, cfg, out / "checkpoints", callbacks=callbacks, ctx=ctx,
                  resume=bool(config.get("resume", True)),
                  metadata={"init": spec.name, "arch": spec.arch, "train_config": cfg.to_dict()})
-    tables = {}
+    tables: dict[str, pd.DataFrame] = {}
     for name in config.get("predict") or []:
         split = assemble_split(store, labels, splits, name, train.findings)
         probs = predict_rows(model, store.images, split.rows, contract, cfg.eval_batch_size, ctx.device,
                              cfg.precision, ctx, desc=f"predict {name}")
         if ctx.is_main:
-            tables[name] = out / f"predictions_{name}.parquet"
-            prediction_table(split, probs).to_parquet(tables[name])
+            tables[name] = prediction_table(split, probs)
     summary = {
-        "init": spec.name, "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
-        "best_score": result.best_score, "stopped_early": result.stopped_early, "resumed_from": result.resumed_from,
-        "checkpoint": str(result.checkpoint), "best_weights": str(result.best_weights) if result.best_weights else None,
-        "predictions": {k: str(v) for k, v in tables.items()}, "dropped": result.dropped,
+        "init": spec.name, "arch": spec.arch, "findings": list(train.findings), "epochs_run": result.epochs_run,
+        "best_epoch": result.best_epoch, "best_score": result.best_score, "stopped_early": result.stopped_early,
+        "resumed_from": result.resumed_from, "checkpoint": str(result.checkpoint),
+        "best_weights": str(result.best_weights) if result.best_weights else None, "dropped": result.dropped,
         "contract": contract.to_dict(), "train_config": cfg.to_dict(), "world_size": ctx.world_size,
+        "history": result.history,
     }
+    return CellRun(summary, tables, model, contract)
+
+
+def run_cell(config: dict[str, Any], *, callbacks: Iterable[Callback] = (), ctx: DistContext | None = None) -> dict:
+    """Train one cell and write its checkpoint, best weights, history and prediction tables under ``out_dir``.
+
+    Returns a summary (best epoch/score, paths, dropped counts). Raises ``WeightsUnavailable`` when the init's
+    weights are not here.
+    """
+    ctx = ctx or init_distributed(config.get("device"))
+    cell = train_cell(config, callbacks=callbacks, ctx=ctx)
+    summary, tables = cell.summary, cell.tables
     if ctx.is_main:
-        (out / "history.json").write_text(json.dumps(result.history, indent=1))
+        out = Path(config["out_dir"])
+        summary["predictions"] = {}
+        for name, table in tables.items():
+            summary["predictions"][name] = str(out / f"predictions_{name}.parquet")
+            table.to_parquet(out / f"predictions_{name}.parquet")
+        (out / "history.json").write_text(json.dumps(summary.pop("history"), indent=1))
         (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary
 
