@@ -284,7 +284,10 @@ def main() -> None:
         rows.append(f"{fmt:<7}{args.n / ref['seconds']:>10.1f}{args.n / ours['seconds']:>11.1f}{ratio:>7.1f}x"
                     f"{ref_mem:>9.0f}{ours_mem:>9.0f}{mad.mean():>9.2f}{mad.max():>8.2f}"
                     f"{r.mean():>8.4f}{r.min():>7.4f}")
-        print(f"{fmt}: reference {ref['seconds']:.2f} s, ours {ours['seconds']:.2f} s", flush=True)
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(f"{fmt}: reference {ref['seconds']:.2f} s, ours {ours['seconds']:.2f} s "
+              f"(1-min load average {load:.1f}: other work on the cores costs ours, not the 1-core reference)",
+              flush=True)
     print(header)
     print("\n".join(rows))
     if tmp is not None:

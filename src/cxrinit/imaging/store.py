@@ -80,7 +80,13 @@ def build_store(
     """Decode every ``items`` row (``image_id``, ``path`` relative to ``root``) once into the store.
 
     Writes one array per size under ``out_dir/<size>/`` and returns the index (same for all sizes).
-    ``workers`` processes decode in parallel (default: all cores; 1 = in this process).
+    ``workers`` processes decode in parallel (default: all cores; 1 = in this process); they are
+    handed ``chunk_size`` images at a time. Finished rows are synced and journaled every
+    ``commit_every_s`` seconds, the most work a kill can cost. Running it again with the same
+    items, sizes and recipe finishes an interrupted build (or returns at once); other inputs raise
+    :class:`StoreMismatchError` unless ``overwrite=True``. ``root`` is not part of that check:
+    a moved dataset keeps its store, and ``source_hash`` (SHA-256 of the file, the checksum
+    PhysioNet publishes) records what was read.
     """
     ids, paths = _validate_items(items)
     sizes = _validate_sizes(sizes)
