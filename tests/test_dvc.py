@@ -76,7 +76,7 @@ def test_repro_is_cached_and_push_pull_restores_identical_files(tmp_path: Path) 
 
     produced = {k: v for k, v in _tree_hashes(repo / "data").items() if not k.endswith((".gitkeep", ".gitignore"))}
     assert any(k.startswith("01_raw/demo/vindr/train/") for k in produced)
-    assert "05_model_input/nih/labels.parquet" in produced and "03_primary/uka/pixels/96/images.npy" in produced
+    assert "05_model_input/nih/labels.parquet" in produced and "03_primary/uka/pixels/64/images.npy" in produced
 
     _sh("git", "add", "-A", cwd=repo)
     _sh("git", "commit", "-qm", "demo data", cwd=repo)

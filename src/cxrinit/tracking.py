@@ -158,10 +158,12 @@ class child_run:
 
 
 def register_model(model: Any, *, name: str, contract: Mapping[str, Any], findings: list[str], score: float,
-                   lineage: Mapping[str, str], files: Mapping[str, str | Path] = ()) -> dict[str, Any]:
+                   lineage: Mapping[str, str], files: Mapping[str, str | Path] = (),
+                   preprocessing: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Log ``model`` (mlflow.pytorch, with a signature) in the active run and register it as ``name``.
 
-    The new version carries its input contract, label list, lineage and validation score as tags; the
+    The new version carries its input contract, label list, preprocessing (pixel-store recipe and
+    resolution), lineage and validation score as tags; the
     registry alias (``registry.best_alias``) moves to it when its score beats the aliased version's.
     """
     import mlflow
@@ -181,12 +183,15 @@ def register_model(model: Any, *, name: str, contract: Mapping[str, Any], findin
     for label, path in dict(files).items():
         mlflow.log_artifact(str(path), artifact_path=label)
     # pt2 (torch.export) loads without unpickling code, like our own weights_only checkpoints.
+    # Requirements stated, not inferred: inference starts a subprocess that imports everything (seconds per model).
+    requirements = [f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}"]
     info = mlflow.pytorch.log_model(model, name="model", signature=infer_signature(example, output),
                                     input_example=example, serialization_format="pt2",
-                                    registered_model_name=name)
+                                    pip_requirements=requirements, registered_model_name=name)
     client = MlflowClient()
     version = str(info.registered_model_version)
     tags = {"input_contract": json.dumps(dict(contract)), "findings": json.dumps(list(findings)),
+            "preprocessing": json.dumps(dict(preprocessing or {})),
             "val_auroc_mean": f"{score:.6f}", **{f"lineage.{k}": str(v) for k, v in lineage.items()}}
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)

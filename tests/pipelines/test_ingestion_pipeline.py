@@ -44,11 +44,11 @@ def test_report_lists_exactly_the_deliberately_broken_files(ingested: Path) -> N
 def test_every_good_image_is_stored_and_counted(ingested: Path) -> None:
     for source in SOURCES:
         manifest = pd.read_parquet(ingested / f"data/02_intermediate/{source}/manifest.parquet")
-        store = StoreSet(ingested / f"data/03_primary/{source}/pixels")[96]
+        store = StoreSet(ingested / f"data/03_primary/{source}/pixels")[64]
         assert list(store.index["image_id"]) == list(manifest["image_id"])
         ok = store.ok
         assert ok.sum() == len(manifest) - 4
-        assert store.images.shape[1:] == (96, 96)
+        assert store.images.shape[1:] == (64, 64)
         assert all(store.images[r].std() > 10 for r in np.flatnonzero(ok)[:20]), source
         counts = pd.read_csv(ingested / f"data/08_reporting/ingestion/{source}_counts.csv")
         stored = counts[(counts["group"] == "total") & (counts["key"] == "stored_ok")]["images"].item()

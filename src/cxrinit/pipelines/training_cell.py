@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,12 @@ log = logging.getLogger(__name__)
 #: Predictions-contract columns of an empty (skipped) cell.
 EMPTY_PREDICTIONS = pd.DataFrame({"image_id": pd.Series(dtype=str), "split": pd.Series(dtype=str),
                                   "patient_id": pd.Series(dtype=str)})
+
+
+def preprocessing(images: StoreSet, store_size: int) -> dict[str, Any]:
+    """How the training pixels were made: the store's recipe and resolution (applied again at prediction)."""
+    fingerprint = json.loads((images.path / "fingerprint.json").read_text())
+    return {"recipe": fingerprint["recipe"], "store_size": int(store_size)}
 
 
 def skipped(stage: str, init: str, source: str, reason: str) -> dict[str, Any]:
@@ -67,7 +74,9 @@ def run_tracked_cell(stage: str, *, init: str, source: str, images: StoreSet, la
                              "findings": ",".join(findings)})
             mlflow.log_dict(cell.summary["history"], "history.json")
             files = {"weights": summary["best_weights"]} if summary.get("best_weights") else {}
+            card["preprocessing"] = preprocessing(images, store_size)
             card["registry"] = tracking.register_model(
                 cell.model, name=model_name, contract=summary["contract"], findings=findings,
-                score=float(summary["best_score"]), lineage=lineage, files=files)
+                score=float(summary["best_score"]), lineage=lineage, files=files,
+                preprocessing=card["preprocessing"])
     return card, cell.tables

@@ -1,0 +1,124 @@
+"""Pretraining, finetuning and evaluation on the tiny demo: cells train or say why not, MLflow holds it all."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from mlflow import MlflowClient
+
+from cxrinit.datasets import StoreSet
+from tests.conftest import copy_project, run_kedro
+
+pytestmark = pytest.mark.slow
+
+SOURCES = ["vindr", "uka"]
+QUICK = {
+    "pretraining": {"targets": ["vindr", "uka"], "train": {"epochs": 2}},
+    "finetuning": {"sources": SOURCES, "train": {"epochs": 2}},
+    "evaluation": {"n_resamples": 200},
+}
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    project = copy_project(tiny_demo, tmp_path_factory.mktemp("train") / "project")
+    store = tmp_path_factory.mktemp("mlflow_train") / "mlflow.db"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(project)
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
+        for pipeline in ("ingestion", "harmonization", "pretraining", "finetuning", "evaluation"):
+            run_kedro(project, env="demo", pipeline=pipeline, params=QUICK)
+    return project, f"sqlite:///{store}"
+
+
+def _card(project: Path, init: str, source: str) -> dict:
+    return json.loads((project / f"data/06_models/{init}/{source}.card.json").read_text())
+
+
+def test_every_cell_trains_or_says_how_to_make_it_train(trained: tuple[Path, str]) -> None:
+    project, _ = trained
+    for source in SOURCES:
+        for init in ("random", "mimic"):
+            card = _card(project, init, source)
+            assert not card["skipped"], card
+            assert Path(card["best_weights"]).is_file()
+            predictions = pd.read_parquet(project / f"data/07_model_output/{init}/{source}/predictions.parquet")
+            assert set(predictions["split"]) <= {"val", "test"} and "test" in set(predictions["split"])
+            for finding in card["findings"]:
+                assert predictions[f"prob_{finding}"].between(0, 1).all()
+        for init in ("dinov2", "imagenet21k"):
+            card = _card(project, init, source)
+            assert card["skipped"] and f"finetuning.registry.{init}.file" in card["reason"] or "file" in card["reason"]
+    assert _card(project, "random", "nih")["reason"] == "nih is not in finetuning.sources"
+    mimic = _card(project, "mimic", "vindr")
+    pretrained = json.loads((project / "data/06_models/mimic_init/vindr.card.json").read_text())
+    assert mimic["findings"] == pretrained["findings"]  # the target's labels shared with MIMIC, head kept
+
+
+def test_mlflow_holds_parent_and_child_runs_metrics_and_registered_models(trained: tuple[Path, str]) -> None:
+    _, uri = trained
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name("cxrinit")
+    runs = client.search_runs([experiment.experiment_id], max_results=500)
+    parents = [r for r in runs if r.data.tags.get("stage") == "kedro_run"]
+    assert {r.data.tags["kedro.pipeline"] for r in parents} >= {"pretraining", "finetuning", "evaluation"}
+    cells = client.search_runs([experiment.experiment_id],
+                               "tags.stage = 'finetuning' and tags.init = 'random' and tags.source = 'vindr'")
+    assert len(cells) == 1
+    cell = cells[0]
+    assert cell.data.tags["kedro.parent_run"] in {r.info.run_id for r in parents}
+    history = client.get_metric_history(cell.info.run_id, "val_auroc_mean")
+    assert [m.step for m in history] == [1, 2]
+    assert {"train.lr", "contract.size", "findings"} <= set(cell.data.params)
+    skipped = client.search_runs([experiment.experiment_id], "tags.init = 'dinov2' and tags.skipped = 'true'")
+    assert len(skipped) == len(SOURCES)
+
+    for name in ("cxrinit-vindr-random", "cxrinit-vindr-mimic", "cxrinit-uka-mimic", "cxrinit-init-mimic-vindr"):
+        version = client.get_model_version_by_alias(name, "best")
+        assert json.loads(version.tags["findings"])
+        assert json.loads(version.tags["input_contract"])["size"] == 64
+        assert json.loads(version.tags["preprocessing"])["store_size"] == 64
+    lineage = client.get_model_version_by_alias("cxrinit-vindr-mimic", "best").tags["lineage.from_model"]
+    assert lineage.startswith("cxrinit-init-mimic-vindr/")
+    evaluation = [r for r in parents if r.data.tags["kedro.pipeline"] == "evaluation"][0]
+    artifacts = {a.path for a in client.list_artifacts(evaluation.info.run_id, "evaluation")}
+    assert "evaluation/study_table.csv" in artifacts and "evaluation/forest.png" in artifacts
+
+
+def test_registered_model_reloads_and_predicts_the_same(trained: tuple[Path, str]) -> None:
+    project, uri = trained
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient()
+    version = client.get_model_version_by_alias("cxrinit-uka-random", "best")
+    contract = json.loads(version.tags["input_contract"])
+    findings = json.loads(version.tags["findings"])
+    model = mlflow.pytorch.load_model("models:/cxrinit-uka-random@best")
+    predictions = pd.read_parquet(project / "data/07_model_output/random/uka/predictions.parquet")
+    test = predictions[predictions["split"] == "test"]
+    store = StoreSet(project / "data/03_primary/uka/pixels")[64]
+    pixels = store.gather(store.row_of(test["image_id"])).astype(np.float32) / 255.0
+    x = torch.from_numpy(pixels)[:, None].expand(-1, 3, -1, -1)
+    mean = torch.tensor(contract["mean"])[None, :, None, None]
+    std = torch.tensor(contract["std"])[None, :, None, None]
+    with torch.no_grad():
+        probs = torch.sigmoid(model((x - mean) / std)).numpy()
+    expected = test[[f"prob_{f}" for f in findings]].to_numpy()
+    np.testing.assert_allclose(probs, expected, atol=1e-5)
+
+
+def test_evaluation_tables_cover_every_trained_cell(trained: tuple[Path, str]) -> None:
+    project, _ = trained
+    table = pd.read_csv(project / "data/08_reporting/evaluation/study_table.csv")
+    assert {(s, i) for s in SOURCES for i in ("random", "mimic")} <= set(zip(table["source"], table["init"]))
+    report = (project / "data/08_reporting/evaluation/study_table.md").read_text()
+    assert "p vs random" in report
+    for name in ("forest.png", "auroc_differences.png"):
+        assert (project / "data/08_reporting/evaluation/figures" / name).read_bytes()[:4] == b"\x89PNG"
+    assert (project / "data/08_reporting/evaluation/roc_vindr.png").is_file()
