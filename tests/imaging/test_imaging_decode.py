@@ -12,7 +12,7 @@ import pytest
 from imagingfiles import chest_like, dicom_bytes, dicom_dataset, jpeg_bytes, png_bytes, pydicom_file, write
 from pydicom.pixels import apply_modality_lut, apply_voi_lut, pixel_array
 
-from cxrinit.imaging.decode import decode_bytes, decode_file, resolve_in_root
+from cxrinit.imaging.decode import decode_bytes, decode_file, read_source, resolve_in_root
 from cxrinit.imaging.reasons import QUARANTINE_REASONS, QuarantineError, Status
 
 
@@ -224,6 +224,11 @@ def test_decode_file_reports_missing_and_empty(tmp_path):
         decode_file(write(tmp_path / "empty.png", b""))
     assert err.value.status is Status.ZERO_BYTES
     os.mkdir(tmp_path / "dir.png")
+    os.mkfifo(tmp_path / "pipe.png")  # reading it would block forever
+    for name in ("dir.png", "pipe.png"):
+        with pytest.raises(QuarantineError) as err:
+            decode_file(tmp_path / name)
+        assert err.value.status is Status.WRONG_FORMAT
     with pytest.raises(QuarantineError) as err:
-        decode_file(tmp_path / "dir.png")
-    assert err.value.status is Status.WRONG_FORMAT
+        read_source(write(tmp_path / "big.dcm", b"x" * 100), "big.dcm", max_bytes=99)
+    assert err.value.status is Status.IMPLAUSIBLE_SIZE

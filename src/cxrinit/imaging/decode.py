@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import struct
 import warnings
 from collections.abc import Callable, Iterator
@@ -65,6 +66,7 @@ SUFFIX_FORMATS: dict[str, str] = {
     ".jpe": "jpeg",
 }
 _PNG_COLOR_TYPES = {0: "MONOCHROME2", 2: "RGB", 3: "PALETTE", 4: "GRAY_ALPHA", 6: "RGBA"}
+MAX_FILE_BYTES = 1 << 30  # no radiograph comes near 1 GiB; don't read what is surely something else
 DraftTarget = tuple[int, int] | Callable[[int, int], tuple[int, int]]
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -121,14 +123,18 @@ def resolve_in_root(root: str | os.PathLike[str], rel_path: str) -> Path:
     return Path(target)
 
 
-def read_source(path: Path, label: str) -> bytes:
-    """Read a whole file; ``missing``/``zero_bytes``/``wrong_format`` (directory) as quarantine."""
+def read_source(path: Path, label: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """Read a whole regular file; missing, empty, not a file or oversized become quarantines."""
     try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            what = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise QuarantineError(Status.WRONG_FORMAT, f"{label}: is {what}, not an image file")
+        if info.st_size > max_bytes:
+            raise QuarantineError(Status.IMPLAUSIBLE_SIZE, f"{label}: {info.st_size} bytes, more than {max_bytes}")
         data = path.read_bytes()
     except FileNotFoundError:
         raise QuarantineError(Status.MISSING, f"{label}: no such file") from None
-    except IsADirectoryError:
-        raise QuarantineError(Status.WRONG_FORMAT, f"{label}: is a directory, not an image file") from None
     except OSError as exc:
         raise QuarantineError(Status.DECODE_ERROR, f"{label}: cannot read: {exc}") from None
     if not data:
