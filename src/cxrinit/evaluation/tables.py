@@ -116,7 +116,8 @@ def results_markdown(summary: pd.DataFrame, comparisons: pd.DataFrame | None = N
                                         adjustment=method))]
     per = results_table(summary, comparisons, per_finding=True, p=p)
     for source, part in per.groupby("source", sort=False):
-        part = part.dropna(axis=1, how="all").reset_index(drop=True)  # p columns of arms absent here
+        absent = [c for c in part.columns if c.startswith("p_") and part[c].isna().all()]  # arms absent here
+        part = part.drop(columns=absent).reset_index(drop=True)
         text = format_results(part, percent=percent, digits=digits, adjustment=method)
         parts += [f"\n## {source}: per finding\n", to_markdown(text.drop(columns="Source"))]
     return "\n".join(parts)

@@ -76,6 +76,10 @@ def make_splits(manifest: pd.DataFrame, *, seed: int, test_fraction: float = 0.2
     else:
         rest = (u - test_fraction) / (1.0 - test_fraction)
         split = np.where(u < test_fraction, "test", np.where(rest < val_fraction, "val", "train")).astype(object)
+    if not use_official and test_fraction > 0:
+        _ensure_nonempty(split, u, patient, "test", source)
+    if val_fraction > 0:
+        _ensure_nonempty(split, u, patient, "val", source)
     out = pd.DataFrame({"image_id": manifest["image_id"].to_numpy(), "patient_id": patient.astype(str).to_numpy(),
                         "split": split}).astype("str")
     check_patient_disjoint(out, source=source)
@@ -83,6 +87,17 @@ def make_splits(manifest: pd.DataFrame, *, seed: int, test_fraction: float = 0.2
     log.info("%s: splits (seed %d%s): %s", source, seed, ", official" if use_official else "",
              "; ".join(f"{r.split} {r.images} images / {r.patients} patients" for r in summary.itertuples()))
     return out
+
+
+def _ensure_nonempty(split: np.ndarray, u: np.ndarray, patient: pd.Series, name: str, source: str) -> None:
+    """A tiny dataset whose hash draw left ``name`` empty gets the train patient with the smallest draw (in place)."""
+    train = split == "train"
+    if (split == name).any() or patient[train].nunique() < 2:
+        return
+    chosen = patient[train].iloc[int(np.argmin(u[train]))]
+    split[(patient == chosen).to_numpy()] = name
+    log.warning("%s: no patient fell into %s by the hash draw (tiny dataset); moved train patient %r there",
+                source, name, chosen)
 
 
 def split_summary(splits: pd.DataFrame) -> pd.DataFrame:

@@ -81,6 +81,12 @@ def _table(path: str | Path | pd.DataFrame) -> pd.DataFrame:
     return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
 
 
+def _spec_dict(spec: Any) -> dict[str, Any]:
+    """The init as plain data (JSON-comparable): a different init, weights file or arch is another run."""
+    return json.loads(json.dumps({f: getattr(spec, f) for f in ("name", "arch", "weights", "file", "head",
+                                                                 "mean", "std", "model_kwargs")}, default=str))
+
+
 @dataclass
 class CellRun:
     """A trained cell: its summary, prediction tables (rank 0) and the model holding the best weights."""
@@ -115,7 +121,10 @@ def train_cell(config: dict[str, Any], *, callbacks: Iterable[Callback] = (),
         log.info("init %s (%s): %s", spec.name, spec.arch, describe(model))
     result = fit(model, contract, store, train, val, cfg, out / "checkpoints", callbacks=callbacks, ctx=ctx,
                  resume=bool(config.get("resume", True)),
-                 metadata={"init": spec.name, "arch": spec.arch, "train_config": cfg.to_dict()})
+                 metadata={"init": spec.name, "arch": spec.arch, "train_config": cfg.to_dict(),
+                           "cell": {"init": _spec_dict(spec), "store": str(Path(store.path).resolve())
+                                    if hasattr(store, "path") else str(config["store"]),
+                                    "img_size": int(config.get("img_size", 224))}})
     tables: dict[str, pd.DataFrame] = {}
     for name in config.get("predict") or []:
         split = assemble_split(store, labels, splits, name, train.findings)
@@ -124,7 +133,8 @@ def train_cell(config: dict[str, Any], *, callbacks: Iterable[Callback] = (),
         if ctx.is_main:
             tables[name] = prediction_table(split, probs)
     summary = {
-        "init": spec.name, "arch": spec.arch, "findings": list(train.findings), "epochs_run": result.epochs_run,
+        "init": spec.name, "arch": spec.arch, "model_kwargs": dict(spec.model_kwargs),
+        "findings": list(train.findings), "epochs_run": result.epochs_run,
         "best_epoch": result.best_epoch, "best_score": result.best_score, "stopped_early": result.stopped_early,
         "resumed_from": result.resumed_from, "checkpoint": str(result.checkpoint),
         "best_weights": str(result.best_weights) if result.best_weights else None, "dropped": result.dropped,

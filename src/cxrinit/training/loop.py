@@ -168,7 +168,10 @@ class _Run:
         changed = sorted(k for k in now if k not in _RESUMABLE_CHANGES and saved.get(k) != now[k])
         setup = {"world_size": (state["world_size"], self.ctx.world_size),
                  "n_train": (state["n_train"], len(self.train)),
-                 "labels": (state["meta"]["labels"], list(self.train.findings))}
+                 "labels": (state["meta"]["labels"], list(self.train.findings)),
+                 # what the model is and sees: the init (arch, weights), input contract and store
+                 "contract": (state["meta"].get("contract"), self.contract.to_dict()),
+                 "cell": (state["meta"].get("cell"), self.metadata.get("cell"))}
         changed += [f"{k} ({a!r} -> {b!r})" for k, (a, b) in setup.items() if a != b]
         if changed:
             raise ValueError(f"{path} was written by a different run (changed: {changed}); resume it with the same "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +13,20 @@ from cxrinit.labels import ontology_from_dict
 from cxrinit.pipelines.training_cell import EMPTY_PREDICTIONS, run_tracked_cell, skipped
 
 
-def mimic_weights(card: dict[str, Any]) -> str:
-    """The MIMIC initialization's ``best.safetensors``: from its registered MLflow version, else the local file."""
+def mimic_weights(card: dict[str, Any], dest: Path) -> str:
+    """The MIMIC initialization's ``best.safetensors``: from its registered MLflow version, else the local file.
+
+    Downloaded under ``dest/<model>-v<version>/``: a stable path per version, so an interrupted fine-tune
+    resumes, and a new MIMIC version starts a new run.
+    """
     registry = card.get("registry")
     if registry and tracking.current_config().enabled:
         import mlflow
 
-        dest = Path(tempfile.mkdtemp(prefix="cxrinit-mimic-init-"))
+        target = dest / f"{registry['name']}-v{registry['version']}"
+        target.mkdir(parents=True, exist_ok=True)
         return mlflow.artifacts.download_artifacts(run_id=registry["run_id"], artifact_path="weights/best.safetensors",
-                                                   dst_path=str(dest))
+                                                   dst_path=str(target))
     return str(card["best_weights"])
 
 
@@ -40,6 +44,7 @@ def finetune(images: StoreSet, labels: pd.DataFrame, splits: pd.DataFrame, ontol
         return EMPTY_PREDICTIONS, skipped("finetuning", init, source, f"{source} is not in finetuning.sources")
     onto = ontology_from_dict(ontology, origin="conf/base/labels.yml")
     registry = {k: dict(v) for k, v in (finetuning.get("registry") or {}).items()}
+    out_dir = Path(finetuning.get("models_dir", "data/06_models")) / init / source
     spec: Any = init
     lineage = {"init": init}
     if mimic_init is not None:
@@ -47,8 +52,8 @@ def finetune(images: StoreSet, labels: pd.DataFrame, splits: pd.DataFrame, ontol
             return EMPTY_PREDICTIONS, skipped("finetuning", init, source,
                                               f"its MIMIC-CXR initialization was skipped: {mimic_init['reason']}")
         findings = list(mimic_init["findings"])
-        spec = {**registry.get(init, {}), "name": init, "file": mimic_weights(mimic_init),
-                "arch": mimic_init["arch"]}
+        spec = {**registry.get(init, {}), "name": init, "file": mimic_weights(mimic_init, out_dir / "init_weights"),
+                "arch": mimic_init["arch"], "model_kwargs": mimic_init.get("model_kwargs") or {}}
         if (mimic_init.get("registry") or {}).get("name"):
             lineage["from_model"] = f"{mimic_init['registry']['name']}/{mimic_init['registry']['version']}"
         if set(findings) != set(onto.label_set(f"{finetuning.get('mimic_label_set', 'mimic_shared')}", source)):
@@ -60,7 +65,7 @@ def finetune(images: StoreSet, labels: pd.DataFrame, splits: pd.DataFrame, ontol
     card, tables = run_tracked_cell(
         "finetuning", init=init, source=source, images=images, labels=labels, splits=splits, findings=findings,
         settings=finetuning, init_spec=spec, registry=registry,
-        out_dir=Path(finetuning.get("models_dir", "data/06_models")) / init / source,
+        out_dir=out_dir,
         model_name=model_name.format(source=source, init=init), lineage=lineage)
     predictions = pd.concat(tables.values(), ignore_index=True) if tables else EMPTY_PREDICTIONS
     return predictions, card
