@@ -75,14 +75,14 @@ def copy_project(src: Path, dest: Path) -> Path:
 
 
 def run_kedro(project: Path, *, env: str | None = None, pipeline: str | None = None,
-              params: dict | None = None, namespaces: list[str] | None = None) -> dict:
+              params: dict | None = None, namespaces: list[str] | None = None, tags: list[str] | None = None) -> dict:
     """Run a Kedro pipeline of the project copy at ``project`` (the working directory must be ``project``)."""
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
     bootstrap_project(project)
     with KedroSession.create(project_path=project, env=env, runtime_params=params) as session:
-        return session.run(pipeline_names=[pipeline] if pipeline else None, namespaces=namespaces)
+        return session.run(pipeline_names=[pipeline] if pipeline else None, namespaces=namespaces, tags=tags)
 
 
 #: Demo sizes small enough for a test: 6-10 patients per source.

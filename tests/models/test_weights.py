@@ -125,7 +125,7 @@ def test_unknown_format_and_missing_file(tmp_path: Path) -> None:
     (tmp_path / "w.npz").write_bytes(b"")
     with pytest.raises(ValueError, match="unknown format '.npz'"):
         read_weights(tmp_path / "w.npz")
-    with pytest.raises(WeightsUnavailable, match=r"not found.*inits\.local\.file"):
+    with pytest.raises(WeightsUnavailable, match=r"not found.*finetuning\.registry\.local\.file"):
         build_model(spec(tmp_path / "absent.safetensors"), 3, 32)
 
 
@@ -134,10 +134,10 @@ def test_missing_weights_say_how_to_provide_them() -> None:
     with pytest.raises(WeightsUnavailable) as err:
         build_model("dinov2", 5, 224)
     msg = str(err.value)
-    assert "dinov2_vitb14_pretrain.pth" in msg and "inits.dinov2.file" in msg and "HF_HUB_OFFLINE" in msg
+    assert "dinov2_vitb14_pretrain.pth" in msg and "finetuning.registry.dinov2.file" in msg and "HF_HUB_OFFLINE" in msg
     with pytest.raises(WeightsUnavailable, match=r"huggingface\.co/timm/vit_base_patch16_224\.augreg_in21k"):
         build_model("imagenet21k", 5, 224)
-    with pytest.raises(WeightsUnavailable, match=r"kedro run --pipeline pretraining.*inits\.mimic\.file"):
+    with pytest.raises(WeightsUnavailable, match=r"kedro run --pipeline pretraining.*finetuning\.registry\.mimic\.file"):
         build_model("mimic", 5, 224)
 
 

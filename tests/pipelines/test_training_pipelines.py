@@ -122,3 +122,19 @@ def test_evaluation_tables_cover_every_trained_cell(trained: tuple[Path, str]) -
     for name in ("forest.png", "auroc_differences.png"):
         assert (project / "data/08_reporting/evaluation/figures" / name).read_bytes()[:4] == b"\x89PNG"
     assert (project / "data/08_reporting/evaluation/roc_vindr.png").is_file()
+
+
+def test_one_source_runs_alone_through_every_stage(tiny_demo: Path, tmp_path: Path) -> None:
+    project = copy_project(tiny_demo, tmp_path / "project")
+    params = {"finetuning": {"inits": ["random", "mimic"], "train": {"epochs": 1}}, "evaluation": {"n_resamples": 50}}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(project)
+        run_kedro(project, env="demo", namespaces=["nih"], params=params)
+        run_kedro(project, env="demo", params=params, tags=["summary"])
+    assert not (project / "data/02_intermediate/vindr").exists()
+    assert not _card(project, "random", "nih")["skipped"]
+    assert "run `kedro run --pipeline pretraining` first" in _card(project, "mimic", "nih")["reason"]
+    table = pd.read_csv(project / "data/08_reporting/evaluation/study_table.csv")
+    assert set(zip(table["source"], table["init"])) == {("nih", "random")}
+    prevalence = pd.read_csv(project / "data/08_reporting/harmonization/prevalence.csv")
+    assert set(prevalence["source"]) == {"nih"}

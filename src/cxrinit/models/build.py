@@ -107,8 +107,9 @@ def _timm(arch: str, pretrained: bool, kwargs: dict[str, Any]) -> nn.Module:
 def _howto(spec: InitSpec) -> str:
     where = f" ({spec.howto})" if spec.howto else ""
     return (f"Provide the weights as a local file{where} and set `{spec.config_key}: /path/to/file` "
-            f"(.safetensors, or a PyTorch state dict .pt/.pth/.bin) in the fine-tuning parameters "
-            f"(conf/local/ for your machine), or run once online so timm caches them.")
+            f"(.safetensors, or a PyTorch state dict .pt/.pth/.bin) in conf/local/parameters_finetuning.yml "
+            f"(`pretraining.registry.{spec.name}.file` when it starts the MIMIC model), or run once online so "
+            f"timm caches them.")
 
 
 def _statistics(spec: InitSpec, model: nn.Module, meta: dict[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:

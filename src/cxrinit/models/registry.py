@@ -59,7 +59,7 @@ class InitSpec:
     @property
     def config_key(self) -> str:
         """Where a user sets this init's weights file (parameters of the fine-tuning pipeline)."""
-        return f"inits.{self.name}.file"
+        return f"finetuning.registry.{self.name}.file"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

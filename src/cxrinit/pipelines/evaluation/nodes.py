@@ -54,6 +54,9 @@ def summarize_study(evaluation: dict[str, Any], *per_source: pd.DataFrame) -> di
     report and the figures are also logged to the ``kedro run``'s MLflow run.
     """
     settings = _settings(evaluation)
+    if not any(len(t) for t in per_source[0::3]):
+        raise ValueError("evaluation: no source has a trained model yet; run the finetuning pipeline first "
+                         "(every cell it skipped says why in data/06_models/<init>/<source>.card.json)")
     points = pd.concat([t for t in per_source[0::3] if len(t)], ignore_index=True)
     replicates = pd.concat([t for t in per_source[1::3] if len(t)], ignore_index=True)
     comparisons = [t for t in per_source[2::3] if len(t)]

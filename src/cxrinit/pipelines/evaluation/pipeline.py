@@ -14,7 +14,7 @@ from cxrinit.pipelines.finetuning.pipeline import cells
 def create_pipeline(**kwargs) -> Pipeline:
     per_source = []
     for source in DEMO_SOURCES:
-        inputs = {init: f"{init}.{src}.predictions" for init, src in cells() if src == source}
+        inputs = {init: f"{source}.{init}.predictions" for init, src in cells() if src == source}
         per_source.append(Node(
             update_wrapper(partial(nodes.evaluate_source, source=source), nodes.evaluate_source),
             inputs={"evaluation": "params:evaluation", **inputs},
@@ -26,5 +26,5 @@ def create_pipeline(**kwargs) -> Pipeline:
     study = Node(nodes.summarize_study, inputs=["params:evaluation", *study_inputs],
                  outputs={"summary": "eval_summary", "comparisons": "eval_comparisons", "study_table": "study_table",
                           "finding_table": "finding_table", "markdown": "study_report", "figures": "study_figures"},
-                 name="summarize_study")
+                 name="summarize_study", tags=["summary"])
     return Pipeline([*per_source, study])

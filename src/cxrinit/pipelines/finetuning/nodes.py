@@ -48,6 +48,9 @@ def finetune(images: StoreSet, labels: pd.DataFrame, splits: pd.DataFrame, ontol
     spec: Any = init
     lineage = {"init": init}
     if mimic_init is not None:
+        if not mimic_init:
+            return EMPTY_PREDICTIONS, skipped("finetuning", init, source, f"no MIMIC-CXR initialization for {source} "
+                                             f"yet: run `kedro run --pipeline pretraining` first")
         if mimic_init.get("skipped"):
             return EMPTY_PREDICTIONS, skipped("finetuning", init, source,
                                               f"its MIMIC-CXR initialization was skipped: {mimic_init['reason']}")

@@ -1,4 +1,4 @@
-"""Wiring of the ``finetuning`` pipeline: one namespace per cell (``--namespaces dinov2.vindr``).
+"""Wiring of the ``finetuning`` pipeline: one namespace per cell (``--namespaces vindr.dinov2``; ``vindr``: all).
 
 The cells are every initialization the configuration can name (the built-in ones and any extra
 ``finetuning.registry`` entry in conf/*/parameters_finetuning.yml) times every source; the
@@ -44,6 +44,6 @@ def create_pipeline(**kwargs) -> Pipeline:
         if init == "mimic":
             inputs["mimic_init"] = f"mimic_init.{source}"
         func = update_wrapper(partial(finetune, init=init, source=source), finetune)
-        nodes.append(Node(func, inputs=inputs, outputs=[f"{init}.{source}.predictions", f"{init}.{source}.card"],
-                          name="finetune", namespace=f"{init}.{source}"))
+        nodes.append(Node(func, inputs=inputs, outputs=[f"{source}.{init}.predictions", f"{source}.{init}.card"],
+                          name="finetune", namespace=f"{source}.{init}"))
     return Pipeline(nodes)

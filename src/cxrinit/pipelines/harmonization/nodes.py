@@ -47,12 +47,12 @@ def harmonize_source(manifest: pd.DataFrame, images: StoreSet, ontology: dict, h
 
 
 def summarize_labels(*reports: pd.DataFrame) -> tuple[pd.DataFrame, Figure]:
-    """All sources' label reports in one table, and the prevalence heatmap (datasets x findings)."""
-    table = pd.concat(reports, ignore_index=True)
+    """The label reports of the sources harmonized so far in one table, and the prevalence heatmap."""
+    table = pd.concat([r for r in reports if len(r)], ignore_index=True)
     return table, prevalence_heatmap(table, title="Prevalence per dataset (all splits)")
 
 
 def summarize_drops(*dropped: pd.DataFrame) -> pd.DataFrame:
     """Images dropped by harmonization, counted per source and reason."""
-    table = pd.concat(dropped, ignore_index=True)
+    table = pd.concat([d for d in dropped if len(d)], ignore_index=True)
     return table.groupby(["source", "reason"]).size().rename("images").reset_index()

@@ -20,8 +20,9 @@ def create_pipeline(**kwargs) -> Pipeline:
     ]
     summaries = [
         Node(nodes.summarize_labels, inputs=[f"{s}.label_report" for s in DEMO_SOURCES],
-             outputs=["label_prevalence", "label_prevalence_heatmap"], name="summarize_labels"),
+             outputs=["label_prevalence", "label_prevalence_heatmap"], name="summarize_labels",
+             tags=["summary"]),
         Node(nodes.summarize_drops, inputs=[f"{s}.label_drops" for s in DEMO_SOURCES],
-             outputs="label_drop_counts", name="summarize_drops"),
+             outputs="label_drop_counts", name="summarize_drops", tags=["summary"]),
     ]
     return Pipeline(per_source + summaries)
