@@ -237,7 +237,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=48, help="images per format")
     parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers", type=int, default=None, help="ours: worker processes (default: all cores)")
     parser.add_argument("--formats", default=",".join(FORMATS))
     parser.add_argument("--keep", help="generate into this folder and keep it (default: a temp dir)")
     parser.add_argument("--child", choices=("reference", "ours"), help=argparse.SUPPRESS)
@@ -253,8 +253,11 @@ def main() -> None:
         parser.error(f"formats must be among {FORMATS} (got {unknown}) and --n >= 3")
     tmp = tempfile.TemporaryDirectory(prefix="cxrinit-bench-") if not args.keep else None
     base = Path(args.keep or tmp.name)
+    from cxrinit.imaging.store import usable_cores
+
+    args.workers = args.workers or usable_cores()
     print(f"{args.n} images per format, output {args.size}x{args.size}, ours with {args.workers} workers, "
-          f"{os.cpu_count()} cores; files in {base}", flush=True)
+          f"{usable_cores()} usable cores; files in {base}", flush=True)
     totals = {"reference": 0.0, "ours": 0.0}
     header = (f"{'format':<7}{'ref img/s':>10}{'ours img/s':>11}{'ratio':>8}{'ref MiB':>9}{'ours MiB':>9}"
               f"{'MAD mean':>9}{'MAD max':>8}{'r mean':>8}{'r min':>7}")

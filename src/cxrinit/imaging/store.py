@@ -441,6 +441,14 @@ def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
 
 # --- decoding, in this process or a pool -----------------------------------------------------------
 
+def usable_cores() -> int:
+    """Cores this process may run on (affinity-aware, unlike os.cpu_count())."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _run(
     todo: list[int],
     paths: list[str],
@@ -450,7 +458,7 @@ def _run(
     workers: int | None,
     chunk_size: int,
 ) -> Iterator[tuple[int, ProcessedImage]]:
-    workers = (os.cpu_count() or 1) if workers is None else workers
+    workers = usable_cores() if workers is None else workers
     tasks = [(row, paths[row]) for row in todo]
     if workers <= 1 or len(tasks) <= 1:
         for row, path in tasks:
