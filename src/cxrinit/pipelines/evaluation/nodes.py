@@ -38,6 +38,10 @@ def evaluate_source(evaluation: dict[str, Any], source: str,
     if not trained:
         log.warning("evaluation %s: no trained model (every cell was skipped)", source)
         return pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), Figure()
+    if settings["threshold"] == "val_youden" and not any((t["split"] == "val").any() for t in trained.values()):
+        log.warning("evaluation %s: no validation predictions (no val split survived harmonization), so the "
+                    "thresholds of this source are fitted on each test resample, the study's rule", source)
+        settings["threshold"] = "test_youden_per_resample"
     started = time.perf_counter()
     points, replicates = bootstrap_metrics(trained, source=source, **{k: settings[k] for k in _OPTIONS})
     comparisons = (compare_models(trained, points, replicates, source=source, ci=settings["ci"])
