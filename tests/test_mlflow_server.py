@@ -1,0 +1,277 @@
+"""End to end against a real ``mlflow server``: the tiny demo's study tracked over HTTP, read back as a user would.
+
+One module-scoped server and one pass of ingestion -> evaluation; the tests then query it with
+``MlflowClient`` and the filter strings docs/mlflow.md shows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import copy_project, run_kedro
+
+pytestmark = pytest.mark.slow
+
+STAGES = ("ingestion", "harmonization", "pretraining", "finetuning", "evaluation")
+FINETUNE_EPOCHS = 2  # more than one, so "one metric entry per epoch" is not satisfied by a single final log
+#: Small runs: one MIMIC initialization (for VinDr), VinDr the only fine-tuning target, few resamples.
+STUDY_PARAMS = {
+    "pretraining": {"train": {"epochs": 1}, "targets": ["vindr"]},
+    "finetuning": {"train": {"epochs": FINETUNE_EPOCHS}, "sources": ["vindr"]},
+    "evaluation": {"n_resamples": 50},
+}
+#: The tiny demo's VinDr (8 patients, 4 of them broken files) leaves a single test image: no AUROC is
+#: defined. 60 patients give about 46 train / 4 val / 6 test images, both classes in several findings.
+VINDR_PATIENTS = 60
+HEALTH_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 15.0
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, log_file: Path, timeout: float = HEALTH_TIMEOUT_S) -> None:
+    """Poll ``<url>/health`` until it answers OK; fail with the server's log if it exits or never answers."""
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"mlflow server exited with code {proc.returncode} before answering {url}/health;"
+                        f" its log ({log_file}):\n{log_file.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+                last = f"HTTP {response.status}"
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
+            last = repr(err)
+        time.sleep(0.5)
+    pytest.fail(f"mlflow server at {url} did not answer /health within {timeout:.0f} s (last: {last});"
+                f" its log ({log_file}):\n{log_file.read_text()[-4000:]}")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """SIGTERM the server's process group (gunicorn/uvicorn workers included), SIGKILL it after a timeout."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            pass
+    # Workers may outlive their master: the group goes either way.
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=STOP_TIMEOUT_S)
+
+
+def forget_server(before: str | None) -> None:
+    """Point MLflow's process-wide tracking URI (which the project hook set to the server) back where it was.
+
+    A later test that talks to a stopped server would hang in HTTP retries instead of failing.
+    """
+    import mlflow
+
+    mlflow.set_tracking_uri(before)  # None unsets it (and the environment variable mlflow sets with it)
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
+
+
+@pytest.fixture(scope="module")
+def server_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The server's folder: ``mlflow.db``, ``artifacts/`` (its --artifacts-destination) and ``server.log``."""
+    return tmp_path_factory.mktemp("mlflow_server")
+
+
+@pytest.fixture(scope="module")
+def server(server_root: Path) -> Iterator[str]:
+    """A real tracking server on loopback with a SQLite backend and proxied local artifacts; yields its URL."""
+    root = server_root
+    port = free_port()
+    log_file = root / "server.log"
+    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+           "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+           "--artifacts-destination", str(root / "artifacts")]
+    # The GenAI job runner (a huey consumer per job type) is not needed here and slows a small machine down.
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    with open(log_file, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, cwd=root, env=env)
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, proc, log_file)
+        yield url
+    finally:
+        stop_server(proc)
+        forget_server(before)
+
+
+def run_study(project: Path) -> None:
+    """Regrow the demo's VinDr in ``project`` (a tiny_demo copy, the working directory), run every stage after it."""
+    demo = {"demo": {"workers": 1, "n_broken": 4, "sources": {"vindr": {"n_patients": VINDR_PATIENTS}}}}
+    run_kedro(project, env="demo", pipeline="demo", params=demo, namespaces=["vindr"])
+    for stage in STAGES:
+        run_kedro(project, env="demo", pipeline=stage, params=STUDY_PARAMS)
+
+
+@pytest.fixture(scope="module")
+def study(server: str, tiny_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny demo from ingestion to evaluation, one ``kedro run`` per stage, tracked by ``server``."""
+    project = copy_project(tiny_demo, tmp_path_factory.mktemp("mlflow_study") / "project")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(project)
+        mp.setenv("MLFLOW_TRACKING_URI", server)
+        run_study(project)
+    return project
+
+
+@pytest.fixture
+def client(server: str, study: Path, monkeypatch: pytest.MonkeyPatch):
+    """A client of ``server`` (also the default tracking URI, for ``mlflow.artifacts`` / ``load_model``)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server)
+    mlflow.set_tracking_uri(server)
+    return MlflowClient(tracking_uri=server)
+
+
+def experiment_id(client) -> str:
+    experiments = client.search_experiments()
+    names = [e.name for e in experiments if e.name != "Default"]
+    assert names == ["cxrinit"], f"expected exactly one study experiment, found {names}"
+    return next(e.experiment_id for e in experiments if e.name == "cxrinit")
+
+
+def one_run(client, filter_string: str):
+    runs = client.search_runs([experiment_id(client)], filter_string=filter_string)
+    assert len(runs) == 1, f"{filter_string!r} matched {len(runs)} runs, expected 1"
+    return runs[0]
+
+
+def test_one_parent_run_per_kedro_run(client) -> None:
+    parents = client.search_runs([experiment_id(client)], filter_string="tags.stage = 'kedro_run'")
+    assert sorted(r.data.tags["kedro.pipeline"] for r in parents) == sorted(["demo", *STAGES])
+    assert all(r.info.status == "FINISHED" and r.data.tags["kedro.env"] == "demo" for r in parents)
+    demo = one_run(client, "tags.`kedro.pipeline` = 'demo'")
+    assert demo.data.tags["kedro.namespaces"] == "vindr"
+    # dotted tag keys need backticks in a filter string
+    finetuning = one_run(client, "tags.`kedro.pipeline` = 'finetuning'")
+    assert finetuning.data.params["finetuning.sources"] == "['vindr']"
+
+
+def test_child_runs_filter_by_init_and_source(client) -> None:
+    ids = [experiment_id(client)]
+    random = one_run(client, "tags.init = 'random' and tags.source = 'vindr' and tags.stage = 'finetuning'")
+    parent = one_run(client, "tags.`kedro.pipeline` = 'finetuning'")
+    assert random.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert random.data.tags["kedro.parent_run"] == parent.info.run_id
+    assert random.info.status == "FINISHED"
+    assert random.data.params["img_size"] == "64"
+    assert {"train_loss", "val_auroc_mean"} <= set(random.data.metrics)
+
+    trained = client.search_runs(ids, "tags.source = 'vindr' and tags.stage = 'finetuning' "
+                                      "and attributes.status = 'FINISHED'")
+    by_init = {r.data.tags["init"]: r for r in trained}
+    assert {"random", "mimic"} <= set(by_init)
+    # without local DINOv2 / ImageNet-21k weights those cells say why instead of training
+    skipped = client.search_runs(ids, "tags.skipped = 'true'")
+    assert {r.data.tags["init"] for r in skipped} == {"dinov2", "imagenet21k"}
+    assert all("weights" in r.data.tags["skip_reason"].lower() for r in skipped)
+    # the only other source's cells never started: finetuning.sources is [vindr]
+    assert not client.search_runs(ids, "tags.source = 'nih'")
+    pretrained = one_run(client, "tags.stage = 'pretraining' and tags.source = 'vindr'")
+    assert pretrained.data.tags["init"] == "mimic<-random"
+
+
+def test_metric_history_has_one_entry_per_epoch(client) -> None:
+    run = one_run(client, "tags.init = 'random' and tags.source = 'vindr' and tags.stage = 'finetuning'")
+    history = client.get_metric_history(run.info.run_id, "val_auroc_mean")
+    assert sorted(m.step for m in history) == list(range(1, FINETUNE_EPOCHS + 1))
+    assert len(client.get_metric_history(run.info.run_id, "train_loss")) == FINETUNE_EPOCHS
+    pre = one_run(client, "tags.stage = 'pretraining' and tags.source = 'vindr'")
+    assert [m.step for m in client.get_metric_history(pre.info.run_id, "train_loss")] == [1]
+
+
+def test_artifacts_are_served(client, study: Path, server_root: Path, tmp_path: Path) -> None:
+    import mlflow
+
+    run = one_run(client, "tags.init = 'random' and tags.source = 'vindr' and tags.stage = 'finetuning'")
+    names = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"history.json", "weights"} <= names
+    # the client uploaded through the server (mlflow.yaml's local folder is not used with a server)
+    exp = experiment_id(client)
+    assert client.get_experiment(exp).artifact_location == f"mlflow-artifacts:/{exp}"
+    assert (server_root / "artifacts" / exp / run.info.run_id / "artifacts" / "history.json").is_file()
+    assert not (study / "mlartifacts").exists()
+    history = json.loads(Path(mlflow.artifacts.download_artifacts(
+        run_id=run.info.run_id, artifact_path="history.json", dst_path=str(tmp_path / "h"))).read_text())
+    assert len(history) == FINETUNE_EPOCHS
+    weights = {a.path for a in client.list_artifacts(run.info.run_id, "weights")}
+    assert weights == {"weights/best.safetensors"}
+
+    evaluation = one_run(client, "tags.`kedro.pipeline` = 'evaluation'")
+    tables = {a.path for a in client.list_artifacts(evaluation.info.run_id, "evaluation")}
+    assert {"evaluation/study_table.csv", "evaluation/summary.csv", "evaluation/comparisons.csv",
+            "evaluation/markdown.md", "evaluation/forest.png"} <= tables
+    served = pd.read_csv(mlflow.artifacts.download_artifacts(
+        run_id=evaluation.info.run_id, artifact_path="evaluation/study_table.csv", dst_path=str(tmp_path / "e")))
+    local = pd.read_csv(study / "data/08_reporting/evaluation/study_table.csv")
+    pd.testing.assert_frame_equal(served, local)
+    assert set(served["init"]) == {"random", "mimic"} and set(served["source"]) == {"vindr"}
+
+
+def test_registered_models_aliases_and_lineage(client) -> None:
+    import mlflow
+    import torch
+
+    names = {m.name for m in client.search_registered_models()}
+    assert {"cxrinit-vindr-random", "cxrinit-vindr-mimic", "cxrinit-init-mimic-vindr"} <= names
+    assert not any(n.startswith(("cxrinit-nih-", "cxrinit-vindr-dinov2", "cxrinit-vindr-imagenet21k")) for n in names)
+
+    init = client.get_model_version_by_alias("cxrinit-init-mimic-vindr", "best")
+    pretrained = one_run(client, "tags.stage = 'pretraining' and tags.source = 'vindr'")
+    assert init.run_id == pretrained.info.run_id
+    assert init.tags["lineage.init"] == "random" and init.tags["lineage.trained_on"] == "mimic/train"
+
+    tuned = client.get_model_version_by_alias("cxrinit-vindr-mimic", "best")
+    assert tuned.tags["lineage.init"] == "mimic"
+    assert tuned.tags["lineage.from_model"] == f"cxrinit-init-mimic-vindr/{init.version}"
+    # the fine-tune kept the initialization's label set
+    assert json.loads(tuned.tags["findings"]) == json.loads(init.tags["findings"])
+
+    best = client.get_model_version_by_alias("cxrinit-vindr-random", "best")
+    contract = json.loads(best.tags["input_contract"])
+    findings = json.loads(best.tags["findings"])
+    assert float(best.tags["val_auroc_mean"]) >= 0.0
+    # the pt2 model comes back through the server's artifact proxy and predicts one logit per finding
+    model = mlflow.pytorch.load_model("models:/cxrinit-vindr-random@best")
+    x = torch.from_numpy(np.random.default_rng(0).random((3, 3, contract["size"], contract["size"]), np.float32))
+    with torch.no_grad():
+        out = model(x)
+    assert tuple(out.shape) == (3, len(findings))
