@@ -21,8 +21,11 @@ PROJECT_FILES = ("pyproject.toml", "mlflow.yaml", "conf", "dvc.yaml", ".dvcignor
 @pytest.fixture(autouse=True)
 def _mlflow_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test tracks into its own SQLite store, never the repository's."""
+    import mlflow
+
     store = tmp_path_factory.mktemp("mlflow")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
+    mlflow.set_tracking_uri(f"sqlite:///{store / 'mlflow.db'}")  # MLflow also caches the URI in the process
     return store
 
 

@@ -56,12 +56,20 @@ def test_repro_is_cached_and_push_pull_restores_identical_files(tmp_path: Path) 
         demo["demo"]["sources"][source].update(sizes)
     demo["demo"]["workers"] = 1
     (repo / "conf/demo/parameters_demo.yml").write_text(yaml.safe_dump(demo))
+    # One arm, one epoch: the test is about DVC, not learning.
+    for stage, narrow in (("pretraining", {"targets": []}), ("finetuning", {"inits": ["random"]})):
+        path = repo / f"conf/demo/parameters_{stage}.yml"
+        params = yaml.safe_load(path.read_text())
+        params[stage]["train"]["epochs"] = 1
+        params[stage].update(narrow)
+        path.write_text(yaml.safe_dump(params))
     remote = tmp_path / "remote"
 
     _sh("git", "init", "-q", cwd=repo)
     _sh("dvc", "remote", "modify", "--local", "local", "url", str(remote), cwd=repo)
     out = _sh("dvc", "repro", cwd=repo)
-    for stage in ("demo", "ingestion@vindr", "ingestion@padchest", "harmonization"):
+    for stage in ("demo", "ingestion@vindr", "ingestion@padchest", "harmonization", "pretraining",
+                  "finetuning@vindr", "finetuning@mimic", "evaluation"):
         assert f"Running stage '{stage}'" in out
 
     again = _sh("dvc", "repro", cwd=repo)
@@ -71,12 +79,13 @@ def test_repro_is_cached_and_push_pull_restores_identical_files(tmp_path: Path) 
     params = repo / "conf/base/parameters_harmonization.yml"
     params.write_text(params.read_text().replace("seed: 2024", "seed: 2025"))
     changed = _sh("dvc", "repro", cwd=repo)
-    assert "Running stage 'harmonization'" in changed
+    assert "Running stage 'harmonization'" in changed and "Running stage 'evaluation'" in changed
     assert "Running stage 'demo'" not in changed and "Running stage 'ingestion" not in changed
 
     produced = {k: v for k, v in _tree_hashes(repo / "data").items() if not k.endswith((".gitkeep", ".gitignore"))}
     assert any(k.startswith("01_raw/demo/vindr/train/") for k in produced)
     assert "05_model_input/nih/labels.parquet" in produced and "03_primary/uka/pixels/64/images.npy" in produced
+    assert "08_reporting/evaluation/study_table.md" in produced and "06_models/vindr/random.card.json" in produced
 
     _sh("git", "add", "-A", cwd=repo)
     _sh("git", "commit", "-qm", "demo data", cwd=repo)

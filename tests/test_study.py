@@ -33,7 +33,7 @@ def test_one_command_runs_the_whole_study(tmp_path: Path, monkeypatch: pytest.Mo
     report = (project / "data/08_reporting/evaluation/study_table.md").read_text()
     assert report.startswith("## Mean over findings")
     for init in ("dinov2", "imagenet21k"):
-        card = json.loads((project / f"data/06_models/{init}/vindr.card.json").read_text())
+        card = json.loads((project / f"data/06_models/vindr/{init}.card.json").read_text())
         assert card["skipped"] and f"finetuning.registry.{init}.file" in card["reason"]
 
     mlflow.set_tracking_uri(f"sqlite:///{_mlflow_store / 'mlflow.db'}")

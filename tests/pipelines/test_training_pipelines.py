@@ -38,7 +38,7 @@ def trained(tiny_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[
 
 
 def _card(project: Path, init: str, source: str) -> dict:
-    return json.loads((project / f"data/06_models/{init}/{source}.card.json").read_text())
+    return json.loads((project / f"data/06_models/{source}/{init}.card.json").read_text())
 
 
 def test_every_cell_trains_or_says_how_to_make_it_train(trained: tuple[Path, str]) -> None:
@@ -48,7 +48,7 @@ def test_every_cell_trains_or_says_how_to_make_it_train(trained: tuple[Path, str
             card = _card(project, init, source)
             assert not card["skipped"], card
             assert (project / card["best_weights"]).is_file()
-            predictions = pd.read_parquet(project / f"data/07_model_output/{init}/{source}/predictions.parquet")
+            predictions = pd.read_parquet(project / f"data/07_model_output/{source}/{init}/predictions.parquet")
             assert set(predictions["split"]) <= {"val", "test"} and "test" in set(predictions["split"])
             for finding in card["findings"]:
                 assert predictions[f"prob_{finding}"].between(0, 1).all()
@@ -100,7 +100,7 @@ def test_registered_model_reloads_and_predicts_the_same(trained: tuple[Path, str
     contract = json.loads(version.tags["input_contract"])
     findings = json.loads(version.tags["findings"])
     model = mlflow.pytorch.load_model("models:/cxrinit-uka-random@best")
-    predictions = pd.read_parquet(project / "data/07_model_output/random/uka/predictions.parquet")
+    predictions = pd.read_parquet(project / "data/07_model_output/uka/random/predictions.parquet")
     test = predictions[predictions["split"] == "test"]
     store = StoreSet(project / "data/03_primary/uka/pixels")[64]
     pixels = store.gather(store.row_of(test["image_id"])).astype(np.float32) / 255.0

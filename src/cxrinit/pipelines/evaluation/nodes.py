@@ -34,9 +34,10 @@ def evaluate_source(evaluation: dict[str, Any], source: str,
     Returns (point estimates, replicates, pairwise comparisons, ROC figure).
     """
     settings = _settings(evaluation)
-    trained = {init: table for init, table in predictions.items() if len(table)}
+    trained = {init: table for init, table in predictions.items() if (table.get("split", pd.Series()) == "test").any()}
     if not trained:
-        log.warning("evaluation %s: no trained model (every cell was skipped)", source)
+        log.warning("evaluation %s: no model with test predictions (every cell was skipped, or no test image "
+                    "survived harmonization); nothing to evaluate", source)
         return pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), Figure()
     if settings["threshold"] == "val_youden" and not any((t["split"] == "val").any() for t in trained.values()):
         log.warning("evaluation %s: no validation predictions (no val split survived harmonization), so the "
@@ -60,7 +61,7 @@ def summarize_study(evaluation: dict[str, Any], *per_source: pd.DataFrame) -> di
     settings = _settings(evaluation)
     if not any(len(t) for t in per_source[0::3]):
         raise ValueError("evaluation: no source has a trained model yet; run the finetuning pipeline first "
-                         "(every cell it skipped says why in data/06_models/<init>/<source>.card.json)")
+                         "(every cell it skipped says why in data/06_models/<source>/<init>.card.json)")
     points = pd.concat([t for t in per_source[0::3] if len(t)], ignore_index=True)
     replicates = pd.concat([t for t in per_source[1::3] if len(t)], ignore_index=True)
     comparisons = [t for t in per_source[2::3] if len(t)]

@@ -44,7 +44,7 @@ def finetune(images: StoreSet, labels: pd.DataFrame, splits: pd.DataFrame, ontol
         return EMPTY_PREDICTIONS, skipped("finetuning", init, source, f"{source} is not in finetuning.sources")
     onto = ontology_from_dict(ontology, origin="conf/base/labels.yml")
     registry = {k: dict(v) for k, v in (finetuning.get("registry") or {}).items()}
-    out_dir = Path(finetuning.get("models_dir", "data/06_models")) / init / source
+    out_dir = Path(finetuning.get("models_dir", "data/06_models")) / source / init
     spec: Any = init
     lineage = {"init": init}
     if mimic_init is not None:
