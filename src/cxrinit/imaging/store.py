@@ -136,7 +136,7 @@ def build_store(
 
         start = time.perf_counter()
         last_commit = start
-        results = _run(todo, paths, root, sizes, recipe, workers, chunk_size)
+        results = process_many([(row, paths[row]) for row in todo], root, sizes, recipe, workers, chunk_size)
         with tqdm(total=len(todo), desc=f"pixel store {out.name}", unit="img", disable=None) as bar:
             for row, res in results:
                 for size, w in writers.items():
@@ -449,22 +449,25 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _run(
-    todo: list[int],
-    paths: list[str],
+def process_many(
+    tasks: Sequence[tuple[int, str]],
     root: str | os.PathLike[str],
     sizes: tuple[int, ...],
     recipe: Recipe,
-    workers: int | None,
-    chunk_size: int,
+    workers: int | None = None,
+    chunk_size: int = 8,
 ) -> Iterator[tuple[int, ProcessedImage]]:
+    """Process ``(key, path relative to root)`` tasks; yields ``(key, result)`` as they finish.
+
+    ``workers`` > 1 uses the crash-tolerant process pool (a decoder crash becomes that image's
+    ``decode_error``); 1 processes in this process; None means every usable core.
+    """
     workers = usable_cores() if workers is None else workers
-    tasks = [(row, paths[row]) for row in todo]
     if workers <= 1 or len(tasks) <= 1:
-        for row, path in tasks:
-            yield row, process_image(root, path, sizes, recipe)
+        for key, path in tasks:
+            yield key, process_image(root, path, sizes, recipe)
         return
     chunk_size = max(1, min(chunk_size, -(-len(tasks) // (4 * workers))))
-    chunks = [tasks[i : i + chunk_size] for i in range(0, len(tasks), chunk_size)]
+    chunks = [list(tasks[i : i + chunk_size]) for i in range(0, len(tasks), chunk_size)]
     yield from run_pool(chunks, workers, process_chunk, init_worker, (str(root), sizes, recipe),
                         on_crash=crashed, preload=["cxrinit.imaging.process"])

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from cxrinit.imaging.pool import run_pool
-from cxrinit.imaging.process import ProcessedImage, crashed, init_worker, process_chunk, process_image
+from cxrinit.imaging.process import ProcessedImage
+from cxrinit.imaging.store import process_many
 from cxrinit.imaging.transforms import Recipe
 from cxrinit.models.contract import InputContract
 from cxrinit.training.loader import InputPipeline
@@ -31,15 +31,7 @@ def decode_files(files: Sequence[Path], recipe: Recipe, store_size: int, workers
     # One root above every file: the imaging code reads paths relative to a root it checks them against.
     root = Path(os.path.commonpath([str(p.parent) for p in reals]))
     tasks = [(i, os.path.relpath(p, root)) for i, p in enumerate(reals)]
-    sizes = (int(store_size),)
-    if workers <= 1 or len(tasks) <= 1:
-        for i, rel in tasks:
-            yield i, process_image(root, rel, sizes, recipe)
-        return
-    chunk_size = max(1, min(chunk_size, -(-len(tasks) // (4 * workers))))
-    chunks = [tasks[i:i + chunk_size] for i in range(0, len(tasks), chunk_size)]
-    yield from run_pool(chunks, workers, process_chunk, init_worker, (str(root), sizes, recipe),
-                        on_crash=crashed, preload=["cxrinit.imaging.process"])
+    yield from process_many(tasks, root, (int(store_size),), recipe, workers, chunk_size)
 
 
 def to_model_input(pixels: np.ndarray | Tensor, contract: InputContract, device: torch.device | str = "cpu",
