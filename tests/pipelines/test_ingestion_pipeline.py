@@ -72,3 +72,11 @@ def test_one_namespace_and_view_filter_are_reported(ingested: Path, tmp_path: Pa
     assert set(manifest["view"]) <= {"PA", "AP"}
     store = StoreSet(project / "data/03_primary/mimic/pixels")
     assert list(store.index["image_id"]) == list(manifest["image_id"])
+
+
+def test_reader_notes_reach_the_report(ingested: Path) -> None:
+    counts = pd.read_csv(ingested / "data/08_reporting/ingestion/padchest_counts.csv")
+    metadata = counts[counts["group"] == "metadata"].set_index("key")["images"]
+    assert metadata["read/PADCHEST_chest_x_ray_images_labels_160K_01.02.19.csv"] > 0
+    assert any(k.startswith("note/") for k in metadata.index)  # the demo's label-cell quirks are counted
+    assert "metadata (rows read per file, notes)" in (ingested / "data/08_reporting/ingestion/padchest_summary.md").read_text()

@@ -25,11 +25,13 @@ def _settings(ingestion: dict[str, Any], source: str) -> dict[str, Any]:
     return {**(ingestion.get("defaults") or {}), **(sources[source] or {})}
 
 
-def read_metadata(root: Path, ingestion: dict[str, Any], source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read ``source``'s native metadata into the manifest; returns (manifest, rows not kept and why).
+def read_metadata(root: Path, ingestion: dict[str, Any],
+                  source: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
+    """Read ``source``'s native metadata into the manifest; returns (manifest, rows not kept and why, counts).
 
     Rows the reader rejects (escaping paths, duplicate ids, ...) and rows dropped by an ingestion
-    filter (``views``: canonical views to ingest) are all returned with their reason.
+    filter (``views``: canonical views to ingest) are all returned with their reason. The reader's
+    counts (rows per metadata file, quirks noted such as PadChest label-cell problems) go to the report.
     """
     settings = _settings(ingestion, source)
     table = read_source(source, root, view_map=settings.get("view_map"), **(settings.get("options") or {}))
@@ -47,7 +49,7 @@ def read_metadata(root: Path, ingestion: dict[str, Any], source: str) -> tuple[p
     drops = pd.concat(dropped, ignore_index=True)[REPORT_COLUMNS]
     log.info("%s: %d images in the manifest, %d rows not kept (%s)", source, len(manifest), len(drops),
              drops["reason"].value_counts().to_dict())
-    return manifest, drops
+    return manifest, drops, {str(k): int(v) for k, v in table.counts.items()}
 
 
 def plan_pixel_store(manifest: pd.DataFrame, root: Path, ingestion: dict[str, Any]) -> StoreBuild:
@@ -62,7 +64,8 @@ def plan_pixel_store(manifest: pd.DataFrame, root: Path, ingestion: dict[str, An
     )
 
 
-def _counts(source: str, manifest: pd.DataFrame, index: pd.DataFrame, report: pd.DataFrame) -> pd.DataFrame:
+def _counts(source: str, manifest: pd.DataFrame, index: pd.DataFrame, report: pd.DataFrame,
+            reader: dict[str, int]) -> pd.DataFrame:
     status = index.set_index("image_id")["status"]
     stored = manifest.assign(status=manifest["image_id"].map(status).fillna("not_in_store"))
     ok = stored[stored["status"] == Status.OK.value]
@@ -71,6 +74,7 @@ def _counts(source: str, manifest: pd.DataFrame, index: pd.DataFrame, report: pd
         ("view", ok["view"].value_counts()),
         ("split", ok["official_split"].fillna("none").replace({"<NA>": "none", "nan": "none"}).value_counts()),
         ("dropped", (report["stage"] + "/" + report["reason"]).value_counts()),
+        ("metadata", pd.Series(reader, dtype="int64")),
     ]
     rows = [{"source": source, "group": group, "key": str(key), "images": int(n)}
             for group, series in parts for key, n in series.items()]
@@ -94,6 +98,7 @@ def _summary(source: str, report: pd.DataFrame, counts: pd.DataFrame) -> str:
         "| view | images |", "|---|---|", *table("view"), "",
         "| official split | images |", "|---|---|", *table("split"), "",
         "| dropped (stage/reason) | images |", "|---|---|", *table("dropped"), "",
+        "| metadata (rows read per file, notes) | rows |", "|---|---|", *table("metadata"), "",
     ]
     if len(quarantined):
         lines += ["## Quarantined images", "", "| image_id | path | reason | detail |", "|---|---|---|---|"]
@@ -105,15 +110,15 @@ def _summary(source: str, report: pd.DataFrame, counts: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def report_ingestion(manifest: pd.DataFrame, metadata_drops: pd.DataFrame, images: StoreSet,
-                     source: str) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+def report_ingestion(manifest: pd.DataFrame, metadata_drops: pd.DataFrame, reader_counts: dict[str, int],
+                     images: StoreSet, source: str) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """Every image not stored, with stage and reason; counts per status, view, split and reason; a summary."""
     index = images.index
     bad = index[index["status"] != Status.OK.value].merge(manifest[["image_id", "path"]], on="image_id", how="left")
     pixels = pd.DataFrame({"source": source, "image_id": bad["image_id"], "path": bad["path"], "stage": "pixels",
                            "reason": bad["status"], "detail": bad["detail"]})
     report = pd.concat([metadata_drops, pixels], ignore_index=True)[REPORT_COLUMNS]
-    counts = _counts(source, manifest, index, report)
+    counts = _counts(source, manifest, index, report, reader_counts)
     summary = _summary(source, report, counts)
     log.info("%s ingestion: %d stored, %d quarantined, %d filtered", source,
              int(counts.loc[counts["key"] == "stored_ok", "images"].sum()),

@@ -21,11 +21,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             for s in DEMO_SOURCES
             for node in (
                 Node(_for(nodes.read_metadata, s), inputs=[f"{s}.raw", "params:ingestion"],
-                     outputs=[f"{s}.manifest", f"{s}.metadata_drops"], name="read_metadata", namespace=s),
+                     outputs=[f"{s}.manifest", f"{s}.metadata_drops", f"{s}.reader_counts"], name="read_metadata",
+                     namespace=s),
                 Node(nodes.plan_pixel_store, inputs=[f"{s}.manifest", f"{s}.raw", "params:ingestion"],
                      outputs=f"{s}.images", name="build_pixel_store", namespace=s),
                 Node(_for(nodes.report_ingestion, s),
-                     inputs=[f"{s}.manifest", f"{s}.metadata_drops", f"{s}.images"],
+                     inputs=[f"{s}.manifest", f"{s}.metadata_drops", f"{s}.reader_counts", f"{s}.images"],
                      outputs=[f"{s}.ingestion_report", f"{s}.ingestion_counts", f"{s}.ingestion_summary"],
                      name="report_ingestion", namespace=s),
             )
