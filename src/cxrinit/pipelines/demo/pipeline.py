@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from functools import partial, update_wrapper
-
 from kedro.pipeline import Node, Pipeline
 
 from cxrinit.demo.tree import DEMO_SOURCES
+from cxrinit.pipelines.bind import bind
 from cxrinit.pipelines.demo.nodes import plan_demo_source
 
 
@@ -14,7 +13,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
-                update_wrapper(partial(plan_demo_source, source=source), plan_demo_source),
+                bind(plan_demo_source, source=source),
                 inputs="params:demo",
                 outputs=[f"{source}.raw", f"{source}.demo_truth"],
                 name="plan_demo_source",

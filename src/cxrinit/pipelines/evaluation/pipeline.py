@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from functools import partial, update_wrapper
-
 from kedro.pipeline import Node, Pipeline
 
 from cxrinit.demo.tree import DEMO_SOURCES
+from cxrinit.pipelines.bind import bind
 from cxrinit.pipelines.evaluation import nodes
 from cxrinit.pipelines.finetuning.pipeline import cells
 
@@ -16,7 +15,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     for source in DEMO_SOURCES:
         inputs = {init: f"{source}.{init}.predictions" for init, src in cells() if src == source}
         per_source.append(Node(
-            update_wrapper(partial(nodes.evaluate_source, source=source), nodes.evaluate_source),
+            bind(nodes.evaluate_source, source=source),
             inputs={"evaluation": "params:evaluation", **inputs},
             outputs=[f"{source}.eval_points", f"{source}.eval_replicates", f"{source}.eval_comparisons",
                      f"{source}.roc_curves"],

@@ -54,14 +54,15 @@ def finetune(images: StoreSet, labels: pd.DataFrame, splits: pd.DataFrame, ontol
         if mimic_init.get("skipped"):
             return EMPTY_PREDICTIONS, skipped("finetuning", init, source,
                                               f"its MIMIC-CXR initialization was skipped: {mimic_init['reason']}")
-        findings = list(mimic_init["findings"])
+        findings = onto.label_set(finetuning.get("mimic_label_set", "mimic_shared"), source)
         spec = {**registry.get(init, {}), "name": init, "file": mimic_weights(mimic_init, out_dir / "init_weights"),
                 "arch": mimic_init["arch"], "model_kwargs": mimic_init.get("model_kwargs") or {}}
         if (mimic_init.get("registry") or {}).get("name"):
             lineage["from_model"] = f"{mimic_init['registry']['name']}/{mimic_init['registry']['version']}"
-        if set(findings) != set(onto.label_set(f"{finetuning.get('mimic_label_set', 'mimic_shared')}", source)):
+        if set(mimic_init["findings"]) != set(findings):
             spec["head"] = "reset"  # a shared MIMIC model: its label set is not this target's
-            findings = onto.label_set(f"{finetuning.get('mimic_label_set', 'mimic_shared')}", source)
+        else:
+            findings = list(mimic_init["findings"])  # the pretrained head's order
     else:
         findings = onto.label_set(finetuning.get("label_set", "study"), source)
     model_name = tracking.current_config().registry.get("model_name", "cxrinit-{source}-{init}")

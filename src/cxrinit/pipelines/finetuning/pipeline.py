@@ -7,7 +7,6 @@ parameters decide which of them train (``finetuning.inits``, ``finetuning.source
 
 from __future__ import annotations
 
-from functools import partial, update_wrapper
 from pathlib import Path
 
 import yaml
@@ -16,6 +15,7 @@ from kedro.pipeline import Node, Pipeline
 
 from cxrinit.demo.tree import DEMO_SOURCES
 from cxrinit.models import BUILTIN_INITS
+from cxrinit.pipelines.bind import bind
 from cxrinit.pipelines.finetuning.nodes import finetune
 from cxrinit.pipelines.pretraining.pipeline import TARGETS
 
@@ -43,7 +43,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                   "ontology": "label_ontology", "finetuning": "params:finetuning"}
         if init == "mimic":
             inputs["mimic_init"] = f"mimic_init.{source}"
-        func = update_wrapper(partial(finetune, init=init, source=source), finetune)
+        func = bind(finetune, init=init, source=source)
         nodes.append(Node(func, inputs=inputs, outputs=[f"{source}.{init}.predictions", f"{source}.{init}.card"],
                           name="finetune", namespace=f"{source}.{init}"))
     return Pipeline(nodes)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from functools import partial, update_wrapper
-
 from kedro.pipeline import Node, Pipeline
 
 from cxrinit.demo.tree import DEMO_SOURCES
+from cxrinit.pipelines.bind import bind
 from cxrinit.pipelines.harmonization import nodes
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     per_source = [
-        Node(update_wrapper(partial(nodes.harmonize_source, source=s), nodes.harmonize_source),
+        Node(bind(nodes.harmonize_source, source=s),
              inputs=[f"{s}.manifest", f"{s}.images", "label_ontology", "params:harmonization"],
              outputs=[f"{s}.labels", f"{s}.splits", f"{s}.label_drops", f"{s}.label_report"],
              name="harmonize_source", namespace=s)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from functools import partial, update_wrapper
-
 from kedro.pipeline import Node, Pipeline
 
+from cxrinit.pipelines.bind import bind
 from cxrinit.pipelines.pretraining.nodes import pretrain_mimic
 
 #: Targets that fine-tune from MIMIC (MIMIC itself is not one: the initialization was trained on it).
@@ -14,7 +13,7 @@ TARGETS = ("vindr", "nih", "chexpert", "uka", "padchest")
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([
-        Node(update_wrapper(partial(pretrain_mimic, target=t), pretrain_mimic),
+        Node(bind(pretrain_mimic, target=t),
              inputs=["mimic.images", "mimic.labels", "mimic.splits", "label_ontology", "params:pretraining"],
              outputs=f"mimic_init.{t}", name="pretrain_mimic", namespace=f"mimic_init.{t}")
         for t in TARGETS
