@@ -1,4 +1,10 @@
-"""Project hooks: one MLflow parent run per ``kedro run``, configured by ``mlflow.yaml``."""
+"""Project hooks: checks that need the pipeline about to run, and one MLflow parent run per ``kedro run``.
+
+Before the first node: a demo run outside the demo environment is refused (its roots may hold real
+data), and every source root the run reads must exist (all missing ones are listed at once, each with
+its format's expected layout). Then the parent run opens, tagged with what runs where, with the
+resolved parameters (the label ontology as an artifact).
+"""
 
 from __future__ import annotations
 
@@ -9,28 +15,33 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 
 from cxrinit import tracking
+from cxrinit.config import demo_disabled_message
 
 log = logging.getLogger(__name__)
 
+#: Catalog suffix of a source's native download (``<source>.raw``).
+RAW = ".raw"
 
-class MlflowTrackingHook:
+
+class RunRefused(RuntimeError):
+    """The run cannot start: the message says why and what to change. Nothing has run."""
+
+
+class ProjectHooks:
     """Opens the parent run before a pipeline runs and closes it after, tagging what was run and where."""
 
     def __init__(self) -> None:
         self._config: tracking.TrackingConfig | None = None
-        self._project_path: Path | None = None
-        self._env: str | None = None
+        self._context: Any = None
         self._params: dict[str, Any] = {}
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
         import mlflow
 
-        self._project_path = Path(context.project_path)
-        self._config = tracking.load_config(self._project_path)
-        tracking.set_current(self._config)
-        self._env = context.env
-        self._params = context.params
+        self._context = context
+        self._config = tracking.load_config(Path(context.project_path))
+        self._params = dict(context.config_loader["parameters"])
         if not self._config.enabled:
             return
         mlflow.set_tracking_uri(self._config.tracking_uri)
@@ -40,6 +51,38 @@ class MlflowTrackingHook:
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        self._check_demo(pipeline, run_params.get("env"))
+        self._check_roots(pipeline, catalog)
+        self._start_parent_run(run_params)
+
+    def _check_demo(self, pipeline: Any, env: str | None) -> None:
+        layout = getattr(self._context, "layout", None)
+        if layout is not None and not layout.demo_enabled and any("demo" in n.tags for n in pipeline.nodes):
+            raise RunRefused(demo_disabled_message(env or getattr(self._context, "env", None)))
+
+    def _check_roots(self, pipeline: Any, catalog: Any) -> None:
+        """Every ``<source>.raw`` the run reads (and does not write) must be an existing folder."""
+        from cxrinit.sources import FORMATS
+
+        settings = getattr(self._context, "settings", None)
+        missing = []
+        for name in sorted(n for n in pipeline.inputs() if n.endswith(RAW)):
+            if catalog.exists(name):
+                continue
+            source = name[: -len(RAW)]
+            fmt = settings.format_of(source) if settings is not None and source in settings.sources else source
+            layout = FORMATS[fmt].layout if fmt in FORMATS else "its native files"
+            root = getattr(catalog.get(name), "path", None)
+            problem = f"no raw_roots.{source} is set" if root is None else f"{root} does not exist"
+            missing.append(f"{source}: {problem} (format {fmt}: a folder holding {layout})")
+        if missing:
+            raise RunRefused("the run reads source roots that are not there; nothing has run:\n"
+                             + "\n".join(f"  - {m}" for m in missing)
+                             + "\nSet raw_roots.<source> in conf/local/globals.yml (see conf/local/globals.example.yml),"
+                               " run only the sources you have (kedro run --namespaces <source>,...), or set "
+                               "sources.<source>.enabled: false in conf/local/parameters_sources.yml.")
+
+    def _start_parent_run(self, run_params: dict[str, Any]) -> None:
         import mlflow
 
         if self._config is None or not self._config.enabled:
@@ -49,7 +92,7 @@ class MlflowTrackingHook:
         name = run_params.get("pipeline_names") or run_params.get("pipeline_name") or "__default__"
         if isinstance(name, list | tuple):
             name = "+".join(name) or "__default__"
-        env = run_params.get("env") or self._env or "local"
+        env = run_params.get("env") or getattr(self._context, "env", None) or "local"
         run = mlflow.start_run(run_name=f"kedro run {name} ({env})")
         mlflow.set_tags({
             "stage": "kedro_run",
@@ -58,9 +101,12 @@ class MlflowTrackingHook:
             "kedro.session_id": str(run_params.get("session_id") or run_params.get("run_id") or ""),
             "kedro.namespaces": ",".join(run_params.get("namespaces") or []) or "all",
             "kedro.tags": ",".join(run_params.get("tags") or []) or "all",
-            "mlflow.source.git.commit": tracking.git_commit(self._project_path or Path.cwd()),
+            "mlflow.source.git.commit": tracking.git_commit(self._config.project_path),
         })
-        mlflow.log_params(tracking.flatten_params(self._params))
+        params = {k: v for k, v in self._params.items() if k != "labels"}
+        mlflow.log_params(tracking.flatten_params(params))
+        if "labels" in self._params:
+            mlflow.log_dict(self._params["labels"], "config/labels.yml")
         log.info("MLflow parent run %s in experiment %r at %s", run.info.run_id, self._config.experiment,
                  self._config.tracking_uri)
 

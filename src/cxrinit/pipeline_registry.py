@@ -1,12 +1,40 @@
-"""Project pipelines: every folder under ``pipelines/`` is found; ``__default__`` runs them all in data order."""
+"""Project pipelines, built for the study layout of the running environment; ``__default__`` runs them in data order.
+
+The layout (sources, cells, pretraining targets, the demo) comes from the validated configuration
+(:mod:`cxrinit.pipelines.layout`). ``__default__`` holds the demo only where the demo is enabled.
+"""
 
 from __future__ import annotations
 
-from kedro.framework.project import find_pipelines
+import os
+from pathlib import Path
+
 from kedro.pipeline import Pipeline
+
+from cxrinit.pipelines import demo, evaluation, finetuning, harmonization, ingestion, pretraining
+from cxrinit.pipelines.layout import StudyLayout, active_layout, load_layout
+
+#: Pipelines in data order.
+STAGES = {"demo": demo, "ingestion": ingestion, "harmonization": harmonization, "pretraining": pretraining,
+          "finetuning": finetuning, "evaluation": evaluation}
+
+
+def current_layout() -> StudyLayout:
+    """The running context's layout; without a context (``kedro registry list``), the one of ``KEDRO_ENV``."""
+    layout = active_layout()
+    if layout is not None:
+        return layout
+    from kedro.utils import find_kedro_project
+
+    project = find_kedro_project(Path.cwd())
+    if project is None:
+        raise RuntimeError("no Kedro project here: run this from inside the cxrinit project folder")
+    return load_layout(project, os.environ.get("KEDRO_ENV"))
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    pipelines = find_pipelines(raise_errors=True)
-    pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
+    layout = current_layout()
+    pipelines = {name: module.create_pipeline(layout) for name, module in STAGES.items()}
+    study = [p for name, p in pipelines.items() if name != "demo" or layout.demo_enabled]
+    pipelines["__default__"] = sum(study, Pipeline([]))
     return pipelines

@@ -9,25 +9,11 @@ replaces the root only when complete, so an interrupted demo never looks finishe
 
 from __future__ import annotations
 
-import logging
 import shutil
 from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
-
-log = logging.getLogger(__name__)
-
-#: What each source's folder must contain, for the error message of a missing root.
-EXPECTED_LAYOUT = {
-    "vindr": "train/<image_id>.dicom, test/<image_id>.dicom, annotations/image_labels_{train,test}.csv",
-    "nih": "images_0NN/images/*.png, Data_Entry_2017_v2020.csv, train_val_list.txt, test_list.txt",
-    "chexpert": "CheXpert-v1.0/ (or CheXpert-v1.0-small/) with train.csv, valid.csv, train/, valid/",
-    "mimic": "files/pXX/pNNNNNNNN/sNNNNNNNN/*.jpg and mimic-cxr-2.0.0-{metadata,chexpert,split}.csv.gz",
-    "uka": "labels.csv and images/<image_id>.dcm",
-    "padchest": "0/ ... 54/ PNG folders and PADCHEST_chest_x_ray_images_labels_160K_01.02.19.csv",
-    "folder": "labels.csv (path, patient_id, labels...) and the images it names",
-}
 
 
 class SourceRoot(AbstractDataset[Any, Path]):
@@ -46,9 +32,13 @@ class SourceRoot(AbstractDataset[Any, Path]):
         return Path(root) if root else None
 
     def _missing_message(self, what: str) -> str:
-        layout = EXPECTED_LAYOUT.get(self._source, "the source's native files")
+        from cxrinit.sources import FORMATS
+
+        fmt = FORMATS.get(self._source)
+        layout = fmt.layout if fmt else "the native files of its format (docs/datasets.md)"
         return (f"source {self._source!r}: {what}. Expected a folder holding {layout}. "
                 f"Set raw_roots.{self._source} in conf/local/globals.yml (see conf/local/globals.example.yml), "
+                f"set sources.{self._source}.enabled: false in conf/local/parameters_sources.yml to leave it out, "
                 f"or run only the sources you have: kedro run --namespaces <source>.")
 
     def load(self) -> Path:
@@ -60,10 +50,6 @@ class SourceRoot(AbstractDataset[Any, Path]):
         return root
 
     def save(self, data: Any) -> None:
-        if not getattr(data, "enabled", True):
-            log.info("%s.raw: demo generation is off in this environment; %s left untouched "
-                     "(run `kedro run --env demo` for the synthetic demo)", self._source, self.path)
-            return
         root = self.path
         if root is None:
             raise DatasetError(self._missing_message("no data root is configured to write to"))

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from cxrinit.demo.cohort import ImageSpec, sample_cohort
 
 log = logging.getLogger(__name__)
-
-DEMO_SOURCES = ("vindr", "nih", "chexpert", "mimic", "uka", "padchest")
 
 
 def source_seed(seed: int, source: str) -> int:
@@ -25,13 +24,12 @@ def source_seed(seed: int, source: str) -> int:
 
 @dataclass
 class DemoTree:
-    """One synthetic source, planned but not yet written. ``enabled=False`` means: write nothing."""
+    """One synthetic source, planned but not yet written."""
 
     source: str
     plan: pd.DataFrame = field(repr=False)
     specs: list[ImageSpec] = field(default_factory=list, repr=False)
     workers: int = 1
-    enabled: bool = True
 
     def write_to(self, root: Path) -> None:
         """Render every image and write the native files under ``root`` (an existing empty folder)."""
@@ -41,15 +39,17 @@ class DemoTree:
         WRITERS[self.source].write(self.plan, self.specs, Path(root), render=render, workers=self.workers)
 
 
-def plan_source(source: str, settings: dict, *, seed: int, n_broken: int, workers: int) -> DemoTree:
-    """Sample the cohort of ``source`` and let its writer plan ids, labels, splits and broken files."""
+def plan_source(source: str, n_patients: int, cohort_args: Mapping[str, Any], *, seed: int, n_broken: int,
+                workers: int) -> DemoTree:
+    """Sample the cohort of ``source`` and let its writer plan ids, labels, splits and broken files.
+
+    ``cohort_args`` are the keyword arguments of :func:`~cxrinit.demo.cohort.sample_cohort`.
+    """
     from cxrinit.demo.writers import WRITERS
 
     if source not in WRITERS:
         raise ValueError(f"demo: no writer for source {source!r}; known: {', '.join(sorted(WRITERS))}")
-    settings = dict(settings)
-    n_patients = int(settings.pop("n_patients"))
-    cohort_args = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
+    cohort_args = {k: tuple(v) if isinstance(v, list) else v for k, v in cohort_args.items()}
     s = source_seed(seed, source)
     specs = sample_cohort(n_patients, s, **cohort_args)
     plan = WRITERS[source].plan(specs, seed=s, n_broken=n_broken)
@@ -57,7 +57,3 @@ def plan_source(source: str, settings: dict, *, seed: int, n_broken: int, worker
              source, n_patients, len(plan), int((plan["broken"] != "").sum()))
     return DemoTree(source, plan, specs, workers=workers)
 
-
-def disabled(source: str) -> DemoTree:
-    """The tree of an environment where the demo is off: saving it leaves the data root untouched."""
-    return DemoTree(source, pd.DataFrame({"spec_index": np.array([], dtype=int)}), enabled=False)

@@ -202,7 +202,8 @@ def summarize_bootstrap(points: pd.DataFrame, replicates: pd.DataFrame, ci: floa
     """Point, mean, SD (ddof=1) and percentile interval of every metric, in long form.
 
     One row per (source, init, finding, metric); statistics over the resamples where the metric is
-    defined (``n_defined`` of ``n_resamples``), all NaN when it never is.
+    defined (``n_defined`` of ``n_resamples``), all NaN when it never is. ``ci_level`` carries ``ci``
+    so that every table and figure made from the summary states the interval it shows.
     """
     if not 0 < ci < 1:
         raise ValueError(f"ci must be in (0, 1), got {ci}")
@@ -226,4 +227,6 @@ def summarize_bootstrap(points: pd.DataFrame, replicates: pd.DataFrame, ci: floa
     summary[["n_defined", "n_resamples"]] = summary[["n_defined", "n_resamples"]].astype(int)
     point = points.melt(id_vars=keys, value_vars=metrics, var_name="metric", value_name="point")
     summary = summary.merge(point, on=[*keys, "metric"], how="left")
-    return summary[[*keys, "metric", "point", "mean", "sd", "ci_low", "ci_high", "n_defined", "n_resamples"]]
+    summary["ci_level"] = float(ci)
+    return summary[[*keys, "metric", "point", "mean", "sd", "ci_low", "ci_high", "ci_level", "n_defined",
+                    "n_resamples"]]

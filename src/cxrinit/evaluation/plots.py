@@ -16,6 +16,7 @@ from sklearn.metrics import roc_curve
 
 from .metrics import auroc
 from .predictions import MEAN, align_split
+from .tables import ci_label
 
 
 def _colors(inits: list[str]) -> dict[str, tuple]:
@@ -65,7 +66,7 @@ def plot_roc_curves(predictions: Mapping[str, pd.DataFrame], *, source: str, max
 
 
 def plot_forest(summary: pd.DataFrame, *, metric: str = "auroc", finding: str = MEAN) -> Figure:
-    """Bootstrap mean and 95% interval of ``metric`` per source (groups) and init (colours)."""
+    """Bootstrap mean and percentile interval (the summary's ``ci_level``) of ``metric`` per source and init."""
     rows = summary[(summary["metric"] == metric) & (summary["finding"] == finding)]
     if rows.empty:
         raise ValueError(f"summary has no rows for metric {metric!r}, finding {finding!r}")
@@ -89,7 +90,7 @@ def plot_forest(summary: pd.DataFrame, *, metric: str = "auroc", finding: str = 
         y += 0.8
     ax.set_yticks(ticks, labels, fontsize=8)
     ax.set_xlabel(f"{'mean ' if finding == MEAN else ''}{metric.upper() if metric == 'auroc' else metric}"
-                  " (bootstrap mean, 95% interval)")
+                  f" (bootstrap mean, {ci_label(summary)} interval)")
     ax.grid(axis="x", lw=0.4, alpha=0.6)
     handles, names = ax.get_legend_handles_labels()
     uniq = dict(zip(names, handles))

@@ -1,56 +1,123 @@
-"""The whole evaluation in one call: every source's bootstrap, comparisons, tables and figures.
+"""The evaluation of a study, orchestrated in one place: per source, then across sources.
 
-The stages are separate functions (see :mod:`cxrinit.evaluation`) so a pipeline can run them as
-separate steps; this module strings them together for notebooks and the demo.
+:func:`evaluate_source` bootstraps every trained model of one source on the same resamples and
+compares every pair; :func:`summarize_study` turns all sources' results into the summary, the
+family-wide adjusted comparisons, the study tables, the markdown report and the figures.
+:func:`evaluate_study` runs both for a notebook; the Kedro ``evaluation`` pipeline runs them as
+separate nodes (one per source, then the summary).
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from matplotlib.figure import Figure
+
+from cxrinit.config.evaluation import PAPER, EvaluationSettings
 
 from .bootstrap import bootstrap_metrics, summarize_bootstrap
 from .compare import adjust_comparisons, compare_models
 from .plots import plot_difference_heatmap, plot_forest, plot_roc_curves
 from .tables import results_markdown, results_table
 
-#: The study's own choices (defects included), for the ``paper`` preset: Youden re-fitted on each test
-#: resample and applied as ``score > threshold``, no multiplicity correction. Its p-value ``k/B`` is
-#: the ``share_a_le_b`` column; ``p_greater`` is always ``(k+1)/(B+1)``.
-PAPER = {"threshold": "test_youden_per_resample", "strict_threshold": True, "adjustment": "none"}
+log = logging.getLogger(__name__)
+
 #: Our defaults: threshold from the validation split, Benjamini-Hochberg over the whole family.
 DEFAULTS = {"threshold": "val_youden", "strict_threshold": False, "adjustment": "bh"}
 
 
-def evaluate_study(predictions: Mapping[str, Mapping[str, pd.DataFrame]], *, n_resamples: int = 1000, seed: int = 0,
-                   cluster: bool = False, threshold: str = "val_youden", strict_threshold: bool = False,
-                   chunk_size: int = 100, ci: float = 0.95, adjustment: str = "bh",
-                   p: str = "one_sided") -> dict[str, Any]:
-    """Evaluate ``predictions[source][init]``; returns tidy tables, the markdown report and figures.
+@dataclass
+class SourceResult:
+    """One source's evaluation: point estimates, bootstrap replicates, pairwise comparisons, ROC figure."""
 
-    Keys: ``points, replicates, summary, comparisons`` (DataFrames, all sources), ``study_table``
-    and ``finding_table`` (numeric), ``markdown`` (str), ``figures`` (name -> Figure).
+    points: pd.DataFrame = field(default_factory=pd.DataFrame)
+    replicates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
+    roc: Figure = field(default_factory=Figure)
+
+    @property
+    def empty(self) -> bool:
+        return self.points.empty
+
+
+def evaluate_source(predictions: Mapping[str, pd.DataFrame], settings: EvaluationSettings,
+                    source: str) -> SourceResult:
+    """Bootstrap every trained model of ``source`` on the same resamples; compare every pair of them.
+
+    ``predictions`` maps init -> its predictions table (val + test rows); a skipped cell (no test
+    rows) takes no part. Without validation predictions the thresholds fall back to the study's rule
+    (fitted on each test resample), loudly.
     """
-    points, replicates, comparisons, figures = [], [], [], {}
-    for source, preds in predictions.items():
-        pts, reps = bootstrap_metrics(preds, source=source, n_resamples=n_resamples, seed=seed, cluster=cluster,
-                                      threshold=threshold, strict_threshold=strict_threshold, chunk_size=chunk_size)
-        points.append(pts)
-        replicates.append(reps)
-        if len(preds) > 1:
-            comparisons.append(compare_models(preds, pts, reps, source=source, ci=ci))
-        figures[f"roc_{source}"] = plot_roc_curves(preds, source=source)
-    points_df, reps_df = pd.concat(points, ignore_index=True), pd.concat(replicates, ignore_index=True)
-    summary = summarize_bootstrap(points_df, reps_df, ci=ci)
-    comp = adjust_comparisons(pd.concat(comparisons, ignore_index=True), adjustment) if comparisons else None
-    figures["forest"] = plot_forest(summary)
+    trained = {init: t for init, t in predictions.items() if (t.get("split", pd.Series()) == "test").any()}
+    if not trained:
+        log.warning("evaluation %s: no model with test predictions (every cell was skipped, or no test image "
+                    "survived harmonization); nothing to evaluate", source)
+        return SourceResult()
+    options = settings.bootstrap_options()
+    if options["threshold"] == "val_youden" and not any((t["split"] == "val").any() for t in trained.values()):
+        log.warning("evaluation %s: no validation predictions (no val split survived harmonization), so the "
+                    "thresholds of this source are fitted on each test resample, the study's rule", source)
+        options["threshold"] = "test_youden_per_resample"
+    started = time.perf_counter()
+    points, replicates = bootstrap_metrics(trained, source=source, **options)
+    comparisons = (compare_models(trained, points, replicates, source=source, ci=settings.ci)
+                   if len(trained) > 1 else pd.DataFrame())
+    log.info("evaluation %s: %d models x %d resamples in %.1f s", source, len(trained), settings.n_resamples,
+             time.perf_counter() - started)
+    return SourceResult(points, replicates, comparisons, plot_roc_curves(trained, source=source))
+
+
+def summarize_study(results: Mapping[str, SourceResult], settings: EvaluationSettings) -> dict[str, Any]:
+    """Every source's results together: the summary, adjusted comparisons, tables, report and figures.
+
+    Keys: ``summary``, ``comparisons`` (DataFrames), ``study_table`` and ``finding_table`` (numeric),
+    ``markdown`` (str), ``figures`` (file name -> Figure). Raises ``ValueError`` when no source has
+    a trained model.
+    """
+    done = {source: r for source, r in results.items() if not r.empty}
+    if not done:
+        raise ValueError("evaluation: no source has a trained model yet; run the finetuning pipeline first "
+                         "(every cell it skipped says why in data/06_models/<source>/<init>.card.json)")
+    points = pd.concat([r.points for r in done.values()], ignore_index=True)
+    replicates = pd.concat([r.replicates for r in done.values()], ignore_index=True)
+    comparisons = [r.comparisons for r in done.values() if len(r.comparisons)]
+    summary = summarize_bootstrap(points, replicates, ci=settings.ci)
+    comp = adjust_comparisons(pd.concat(comparisons, ignore_index=True), settings.adjustment) if comparisons else None
+    figures = {"forest.png": plot_forest(summary)}
     if comp is not None:
-        figures["auroc_differences"] = plot_difference_heatmap(comp, by="source")
+        figures["auroc_differences.png"] = plot_difference_heatmap(comp, by="source")
         for source in comp["source"].unique():
-            figures[f"auroc_differences_{source}"] = plot_difference_heatmap(comp, by="finding", source=source)
-    return {"points": points_df, "replicates": reps_df, "summary": summary, "comparisons": comp,
-            "study_table": results_table(summary, comp, p=p),
-            "finding_table": results_table(summary, comp, per_finding=True, p=p),
-            "markdown": results_markdown(summary, comp, p=p), "figures": figures}
+            figures[f"auroc_differences_{source}.png"] = plot_difference_heatmap(comp, by="finding", source=source)
+    return {
+        "summary": summary,
+        "comparisons": comp if comp is not None else pd.DataFrame(),
+        "study_table": results_table(summary, comp, p=settings.p),
+        "finding_table": results_table(summary, comp, per_finding=True, p=settings.p),
+        "markdown": results_markdown(summary, comp, p=settings.p),
+        "figures": figures,
+    }
+
+
+def evaluate_study(predictions: Mapping[str, Mapping[str, pd.DataFrame]],
+                   settings: EvaluationSettings | None = None, **options: Any) -> dict[str, Any]:
+    """Evaluate ``predictions[source][init]`` in one call (a notebook's entry point).
+
+    ``settings`` (or ``options``, the fields of :class:`~cxrinit.config.EvaluationSettings`, e.g.
+    ``n_resamples=1000, seed=2024``) choose the statistics. Returns :func:`summarize_study`'s keys plus
+    ``points`` and ``replicates`` (all sources) and ``roc_<source>`` figures.
+    """
+    settings = settings or EvaluationSettings.model_validate(options)
+    results = {source: evaluate_source(preds, settings, source) for source, preds in predictions.items()}
+    out = summarize_study(results, settings)
+    out["points"] = pd.concat([r.points for r in results.values() if not r.empty], ignore_index=True)
+    out["replicates"] = pd.concat([r.replicates for r in results.values() if not r.empty], ignore_index=True)
+    out["figures"].update({f"roc_{source}.png": r.roc for source, r in results.items() if not r.empty})
+    return out
+
+
+__all__ = ["DEFAULTS", "PAPER", "SourceResult", "evaluate_source", "evaluate_study", "summarize_study"]

@@ -1,4 +1,4 @@
-"""Result tables shaped like the study's: rows source x init (or x finding), mean ± SD [95% CI], p-values.
+"""Result tables shaped like the study's: rows source x init (or x finding), mean ± SD [CI], p-values.
 
 :func:`results_table` is tidy and numeric (for storage and further analysis); :func:`format_results`
 turns it into display strings; :func:`to_markdown` / :func:`results_markdown` render them.
@@ -103,14 +103,25 @@ def to_markdown(df: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def ci_label(summary: pd.DataFrame) -> str:
+    """``95%``: the interval level of ``summary`` (its ``ci_level`` column; 95% for summaries made without one)."""
+    levels = summary["ci_level"].dropna().unique() if "ci_level" in summary else [0.95]
+    if len(levels) > 1:
+        raise ValueError(f"summary mixes interval levels {sorted(levels)}; summarize every source with one ci")
+    return f"{float(levels[0]) * 100:g}%"
+
+
 def results_markdown(summary: pd.DataFrame, comparisons: pd.DataFrame | None = None, *, p: str = "one_sided",
                      percent: bool = True, digits: int = 1) -> str:
-    """The study table (mean over findings) and one per-finding table per source, as markdown."""
+    """The study table (mean over findings) and one per-finding table per source, as markdown.
+
+    The header names the interval level of ``summary`` (:func:`ci_label`).
+    """
     method = "adj" if comparisons is None or "adjustment" not in comparisons else str(comparisons["adjustment"].iloc[0])
     scale = "%" if percent else "fraction"
     test = "one-sided, row init better than the other" if p == "one_sided" else "two-sided"
-    parts = [f"## Mean over findings\n\nBootstrap mean ± SD [95% percentile interval], in {scale}; p: paired"
-             f" bootstrap, {test}, (k+1)/(B+1), over the findings both arms share; adjusted: {method} over all"
+    parts = [f"## Mean over findings\n\nBootstrap mean ± SD [{ci_label(summary)} percentile interval], in {scale};"
+             f" p: paired bootstrap, {test}, (k+1)/(B+1), over the findings both arms share; adjusted: {method} over all"
              " sources x findings x pairs.\n",
              to_markdown(format_results(results_table(summary, comparisons, p=p), percent=percent, digits=digits,
                                         adjustment=method))]

@@ -279,7 +279,8 @@ def ontology_from_dict(data: Mapping[str, Any], origin: str = "labels.yml") -> O
 
 
 def load_ontology(path: str | Path) -> Ontology:
-    """Read and validate labels.yml at ``path``."""
+    """Read and validate labels.yml at ``path`` (the ontology under its top-level ``labels:`` key, as in
+    conf/base/labels.yml, or at the top level)."""
     path = Path(path)
     if not path.is_file():
         raise OntologyError("<file>", f"{path} not found", origin=str(path),
@@ -288,4 +289,6 @@ def load_ontology(path: str | Path) -> Ontology:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise OntologyError("<file>", f"not valid YAML ({exc})", origin=str(path)) from None
+    if isinstance(data, Mapping) and set(data) == {"labels"}:
+        data = data["labels"]
     return ontology_from_dict(data or {}, origin=str(path))

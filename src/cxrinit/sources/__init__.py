@@ -1,40 +1,25 @@
-"""Native metadata readers: one module per dataset, each ``read(root, *, view_map=None, **options)``.
+"""Native metadata readers: one module per format, each registering ``read`` with :func:`register_source`.
 
 Every reader returns a :class:`SourceTable` (manifest, rejected rows, counts; schema in
-:mod:`cxrinit.sources.base`); none opens an image file.
+:mod:`cxrinit.sources.base`); none opens an image file. Importing this package imports every
+reader module in it, so a new format is one new module here (see docs/extending.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+import importlib
+import pkgutil
 
-from . import chexpert, folder, mimic, nih, padchest, uka, vindr
 from .base import LABEL_PREFIX, MANIFEST_COLUMNS, REJECTED_COLUMNS, SourceFormatError, SourceTable
-from .views import DEFAULT_VIEW_MAPS, VIEWS
+from .registry import FORMATS, Reader, SourceFormat, get_format, read_source, register_source, suggest
+from .views import VIEWS
 
-Reader = Callable[..., SourceTable]
+#: Modules of this package that hold shared helpers, not a format.
+_HELPERS = frozenset({"base", "registry", "terms", "views"})
 
-SOURCES: dict[str, Reader] = {
-    "vindr": vindr.read,
-    "nih": nih.read,
-    "chexpert": chexpert.read,
-    "mimic": mimic.read,
-    "uka": uka.read,
-    "padchest": padchest.read,
-    "folder": folder.read,
-}
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name not in _HELPERS and not _module.name.startswith("_"):
+        importlib.import_module(f"{__name__}.{_module.name}")
 
-
-def read_source(name: str, root: str | Path, **kw: Any) -> SourceTable:
-    """Read source ``name`` under ``root``; ``kw`` goes to its reader (``view_map`` and options)."""
-    try:
-        reader = SOURCES[name]
-    except KeyError:
-        raise ValueError(f"unknown source {name!r}; known: {', '.join(SOURCES)}") from None
-    return reader(Path(root), **kw)
-
-
-__all__ = ["DEFAULT_VIEW_MAPS", "LABEL_PREFIX", "MANIFEST_COLUMNS", "REJECTED_COLUMNS", "SOURCES", "VIEWS",
-           "Reader", "SourceFormatError", "SourceTable", "read_source"]
+__all__ = ["FORMATS", "LABEL_PREFIX", "MANIFEST_COLUMNS", "REJECTED_COLUMNS", "VIEWS", "Reader", "SourceFormat",
+           "SourceFormatError", "SourceTable", "get_format", "read_source", "register_source", "suggest"]

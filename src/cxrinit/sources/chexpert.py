@@ -26,9 +26,15 @@ import pandas as pd
 
 from .base import (LABEL_PREFIX, CsvTable, Rejections, SourceFormatError, SourceTable, categorical,
                    check_paths, extract, finalize, numeric, read_csv, text)
-from .views import DEFAULT_VIEW_MAPS, check_view_map
+from .registry import register_source
+from .views import check_view_map
 
 SOURCE = "chexpert"
+#: Native view code -> canonical view, unless the configuration gives a view map.
+VIEW_MAP: dict[str, str] = {"Frontal|PA": "PA", "Frontal|AP": "AP", "Frontal": "OTHER", "Frontal|*": "OTHER",
+                            "Lateral": "LATERAL", "Lateral|*": "LATERAL"}
+#: What the root folder holds (shown when it is missing).
+LAYOUT = "CheXpert-v1.0/ (or CheXpert-v1.0-small/) with train.csv, valid.csv, train/, valid/"
 FOLDERS: tuple[str, ...] = ("CheXpert-v1.0", "CheXpert-v1.0-small")
 BASE_COLUMNS: tuple[str, ...] = ("Path", "Sex", "Age", "Frontal/Lateral", "AP/PA")
 LABELS: tuple[str, ...] = (
@@ -84,11 +90,13 @@ def _rows(table: CsvTable, folder: str, split: str, labels: list[str], counts: d
     return rows
 
 
-def read(root: Path, *, view_map: Mapping[str, str] | None = None, folder: str | None = None) -> SourceTable:
+@register_source(SOURCE, view_map=VIEW_MAP, layout=LAYOUT, mimic_target=True)
+def read(root: Path, *, view_map: Mapping[str, str] | None = None, source: str = SOURCE,
+         folder: str | None = None) -> SourceTable:
     """Read CheXpert's train.csv and valid.csv under ``root`` (see the module docstring)."""
     started = time.perf_counter()
     root = Path(root)
-    view_map = check_view_map(DEFAULT_VIEW_MAPS[SOURCE] if view_map is None else view_map, SOURCE)
+    view_map = check_view_map(VIEW_MAP if view_map is None else view_map, source)
     counts: dict[str, int] = {}
     folder = find_folder(root, folder)
     train = read_csv(root, root / folder / "train.csv", required=BASE_COLUMNS + LABELS, keep_all=True,
@@ -102,8 +110,8 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None, folder: str |
                                 fix="both files must carry the same label columns")
     rows = pd.concat([_rows(train, folder, "train", labels, counts).assign(_table=0),
                       _rows(valid, folder, "val", labels, counts).assign(_table=1)], ignore_index=True)
-    return finalize(SOURCE, rows, view_map=view_map, tables=[train, valid], rejections=Rejections(),
+    return finalize(source, rows, view_map=view_map, tables=[train, valid], rejections=Rejections(),
                     counts=counts, started=started)
 
 
-__all__ = ["BASE_COLUMNS", "FOLDERS", "LABELS", "SOURCE", "find_folder", "read"]
+__all__ = ["LAYOUT", "VIEW_MAP", "BASE_COLUMNS", "FOLDERS", "LABELS", "SOURCE", "find_folder", "read"]

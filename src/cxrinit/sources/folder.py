@@ -20,20 +20,27 @@ import pandas as pd
 
 from .base import (LABEL_PREFIX, Rejections, SourceTable, categorical, finalize, locate, numeric, read_csv,
                    split_values, strip_extension, text)
-from .views import DEFAULT_VIEW_MAPS, check_view_map
+from .registry import register_source
+from .views import check_view_map
 
 SOURCE = "folder"
+#: Native view code -> canonical view, unless the configuration gives a view map.
+VIEW_MAP: dict[str, str] = {"PA": "PA", "AP": "AP", "LATERAL": "LATERAL", "OTHER": "OTHER", "L": "LATERAL",
+                            "LL": "LATERAL", "": "OTHER"}
+#: What the root folder holds (shown when it is missing).
+LAYOUT = "labels.csv (path, patient_id, labels...) and the images it names"
 FIELDS: tuple[str, ...] = ("path", "patient_id", "image_id", "study_id", "view", "split", "sex", "age")
 _SEX = {"M": "M", "F": "F", "male": "M", "female": "F", "O": None, "U": None, "other": None, "unknown": None,
         "": None}
 
 
+@register_source(SOURCE, view_map=VIEW_MAP, layout=LAYOUT, mimic_target=False)
 def read(root: Path, *, view_map: Mapping[str, str] | None = None, labels_file: str = "labels.csv",
          columns: Mapping[str, str] | None = None, ignore: Sequence[str] = (), source: str = SOURCE) -> SourceTable:
     """Read a folder of images described by one CSV (see the module docstring)."""
     started = time.perf_counter()
     root = Path(root)
-    view_map = check_view_map(DEFAULT_VIEW_MAPS[SOURCE] if view_map is None else view_map, source)
+    view_map = check_view_map(VIEW_MAP if view_map is None else view_map, source)
     unknown = set(columns or {}) - set(FIELDS)
     if unknown:
         raise ValueError(f"folder reader: unknown column role(s) {sorted(unknown)}; known: {', '.join(FIELDS)}")
@@ -76,4 +83,4 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None, labels_file: 
                     started=started)
 
 
-__all__ = ["FIELDS", "SOURCE", "read"]
+__all__ = ["LAYOUT", "VIEW_MAP", "FIELDS", "SOURCE", "read"]

@@ -27,9 +27,14 @@ import pandas as pd
 
 from .base import (LABEL_PREFIX, CsvTable, Rejections, SourceFormatError, SourceTable, categorical,
                    finalize, locate, member, numeric, read_csv, text, where)
-from .views import DEFAULT_VIEW_MAPS, check_view_map
+from .registry import register_source
+from .views import check_view_map
 
 SOURCE = "mimic"
+#: Native view code -> canonical view, unless the configuration gives a view map.
+VIEW_MAP: dict[str, str] = {"PA": "PA", "AP": "AP", "LATERAL": "LATERAL", "LL": "LATERAL", "": "OTHER", "*": "OTHER"}
+#: What the root folder holds (shown when it is missing).
+LAYOUT = "files/pXX/pNNNNNNNN/sNNNNNNNN/*.jpg and mimic-cxr-2.0.0-{metadata,chexpert,split}.csv.gz"
 PREFIX = "mimic-cxr-2.0.0-"
 LABELS: tuple[str, ...] = (
     "Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Enlarged Cardiomediastinum", "Fracture",
@@ -53,11 +58,12 @@ def _ids(table: CsvTable, column: str) -> pd.Series:
     return values
 
 
-def read(root: Path, *, view_map: Mapping[str, str] | None = None) -> SourceTable:
+@register_source(SOURCE, view_map=VIEW_MAP, layout=LAYOUT, mimic_target=False)
+def read(root: Path, *, view_map: Mapping[str, str] | None = None, source: str = SOURCE) -> SourceTable:
     """Read MIMIC-CXR-JPG's metadata, split and CheXpert labels under ``root``."""
     started = time.perf_counter()
     root = Path(root)
-    view_map = check_view_map(DEFAULT_VIEW_MAPS[SOURCE] if view_map is None else view_map, SOURCE)
+    view_map = check_view_map(VIEW_MAP if view_map is None else view_map, source)
     counts: dict[str, int] = {}
     rejections = Rejections()
     meta = read_csv(root, _find(root, "metadata"), required=("dicom_id", "subject_id", "study_id", "ViewPosition"),
@@ -125,8 +131,8 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None) -> SourceTabl
     merged = merged[~unlabeled.to_numpy()].drop(columns="_label_record")
     order = ["image_id", "path", "patient_id", "study_id", "view_native", "sex", "age", "official_split",
              *[f"{LABEL_PREFIX}{n}" for n in names], *_EXTRAS.values(), "_table", "_record"]
-    return finalize(SOURCE, merged[order], view_map=view_map, tables=tables, rejections=rejections,
+    return finalize(source, merged[order], view_map=view_map, tables=tables, rejections=rejections,
                     counts=counts, started=started)
 
 
-__all__ = ["LABELS", "PREFIX", "SOURCE", "read"]
+__all__ = ["LAYOUT", "VIEW_MAP", "LABELS", "PREFIX", "SOURCE", "read"]

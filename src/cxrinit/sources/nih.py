@@ -37,11 +37,16 @@ from tqdm.auto import tqdm
 from .base import (Rejections, SourceFormatError, SourceTable, categorical, finalize, locate, member,
                    numeric, parsed, read_csv, strip_extension, text)
 from .terms import parse_terms
-from .views import DEFAULT_VIEW_MAPS, check_view_map
+from .registry import register_source
+from .views import check_view_map
 
 log = logging.getLogger(__name__)
 
 SOURCE = "nih"
+#: Native view code -> canonical view, unless the configuration gives a view map.
+VIEW_MAP: dict[str, str] = {"PA": "PA", "AP": "AP"}
+#: What the root folder holds (shown when it is missing).
+LAYOUT = "images_0NN/images/*.png, Data_Entry_2017_v2020.csv, train_val_list.txt, test_list.txt"
 DATA_ENTRY_FILES = ("Data_Entry_2017_v2020.csv", "Data_Entry_2017.csv")
 #: First file of images_001 .. images_012 in the official release (names sorted).
 RELEASE_FOLDER_FIRST: tuple[str, ...] = (
@@ -108,12 +113,13 @@ def _split_list(root: Path, name: str, counts: dict[str, int]) -> pd.Series:
     return lines
 
 
-def read(root: Path, *, view_map: Mapping[str, str] | None = None, data_entry: str | None = None,
-         list_images: bool = True) -> SourceTable:
+@register_source(SOURCE, view_map=VIEW_MAP, layout=LAYOUT, mimic_target=True)
+def read(root: Path, *, view_map: Mapping[str, str] | None = None, source: str = SOURCE,
+         data_entry: str | None = None, list_images: bool = True) -> SourceTable:
     """Read ChestX-ray14's metadata under ``root`` (see the module docstring)."""
     started = time.perf_counter()
     root = Path(root)
-    view_map = check_view_map(DEFAULT_VIEW_MAPS[SOURCE] if view_map is None else view_map, SOURCE)
+    view_map = check_view_map(VIEW_MAP if view_map is None else view_map, source)
     counts: dict[str, int] = {}
     path = locate(root, [data_entry] if data_entry else list(DATA_ENTRY_FILES), "NIH Data_Entry file",
                   "point the NIH root at the folder holding Data_Entry_2017_v2020.csv and images_0NN/")
@@ -158,8 +164,9 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None, data_entry: s
     folder = folder.where(~missing, release_folder(name))
     rows.insert(1, "path", folder + "/" + name)
     rows["_table"], rows["_record"] = 0, df.index
-    return finalize(SOURCE, rows, view_map=view_map, tables=[table], rejections=Rejections(), counts=counts,
+    return finalize(source, rows, view_map=view_map, tables=[table], rejections=Rejections(), counts=counts,
                     started=started)
 
 
-__all__ = ["DATA_ENTRY_FILES", "RELEASE_FOLDER_FIRST", "SOURCE", "list_image_folders", "read", "release_folder"]
+__all__ = ["DATA_ENTRY_FILES", "LAYOUT", "RELEASE_FOLDER_FIRST", "SOURCE", "VIEW_MAP", "list_image_folders", "read",
+           "release_folder"]

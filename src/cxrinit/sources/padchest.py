@@ -29,9 +29,15 @@ import pandas as pd
 from .base import (Rejections, SourceTable, categorical, finalize, locate, numeric, parsed, read_csv,
                    strip_extension, text)
 from .terms import parse_terms
-from .views import DEFAULT_VIEW_MAPS, check_view_map
+from .registry import register_source
+from .views import check_view_map
 
 SOURCE = "padchest"
+#: Native view code -> canonical view, unless the configuration gives a view map.
+VIEW_MAP: dict[str, str] = {"PA": "PA", "AP": "AP", "AP_horizontal": "AP", "L": "LATERAL", "COSTAL": "OTHER",
+                            "EXCLUDE": "OTHER", "UNK": "OTHER", "": "OTHER"}
+#: What the root folder holds (shown when it is missing).
+LAYOUT = "0/ ... 54/ PNG folders and PADCHEST_chest_x_ray_images_labels_160K_01.02.19.csv"
 LABELS_FILE = "PADCHEST_chest_x_ray_images_labels_160K_01.02.19.csv"
 _REQUIRED = ("ImageID", "ImageDir", "StudyDate_DICOM", "StudyID", "PatientID", "PatientBirth", "PatientSex_DICOM",
              "Projection", "Labels")
@@ -48,11 +54,13 @@ def _year(date: str) -> float:
     return float(match[1])
 
 
-def read(root: Path, *, view_map: Mapping[str, str] | None = None, labels_file: str | None = None) -> SourceTable:
+@register_source(SOURCE, view_map=VIEW_MAP, layout=LAYOUT, mimic_target=True)
+def read(root: Path, *, view_map: Mapping[str, str] | None = None, source: str = SOURCE,
+         labels_file: str | None = None) -> SourceTable:
     """Read PadChest's label table under ``root`` (see the module docstring)."""
     started = time.perf_counter()
     root = Path(root)
-    view_map = check_view_map(DEFAULT_VIEW_MAPS[SOURCE] if view_map is None else view_map, SOURCE)
+    view_map = check_view_map(VIEW_MAP if view_map is None else view_map, source)
     counts: dict[str, int] = {}
     names = [labels_file] if labels_file else [LABELS_FILE, LABELS_FILE + ".gz"]
     path = locate(root, names, "PadChest label table",
@@ -83,8 +91,8 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None, labels_file: 
         rows[extra] = (text(table, column, required=False) if column in df.columns
                        else pd.Series(pd.NA, index=df.index, dtype="str"))
     rows["_table"], rows["_record"] = 0, df.index
-    return finalize(SOURCE, rows, view_map=view_map, tables=[table], rejections=Rejections(), counts=counts,
+    return finalize(source, rows, view_map=view_map, tables=[table], rejections=Rejections(), counts=counts,
                     started=started)
 
 
-__all__ = ["LABELS_FILE", "SOURCE", "read"]
+__all__ = ["LAYOUT", "VIEW_MAP", "LABELS_FILE", "SOURCE", "read"]

@@ -24,9 +24,14 @@ import pandas as pd
 
 from .base import (LABEL_PREFIX, Rejections, SourceTable, categorical, finalize, locate, numeric, read_csv,
                    split_values, text)
-from .views import DEFAULT_VIEW_MAPS, check_view_map
+from .registry import register_source
+from .views import check_view_map
 
 SOURCE = "uka"
+#: Native view code -> canonical view, unless the configuration gives a view map.
+VIEW_MAP: dict[str, str] = {"": "AP"}
+#: What the root folder holds (shown when it is missing).
+LAYOUT = "labels.csv and images/<image_id>.dcm"
 GRADED: tuple[str, ...] = (
     "cardiomegaly", "congestion", "pleural_effusion_right", "pleural_effusion_left", "pneumonic_infiltrates_right",
     "pneumonic_infiltrates_left", "atelectasis_right", "atelectasis_left",
@@ -35,12 +40,13 @@ _SEX = {"M": "M", "F": "F", "male": "M", "female": "F", "": None}
 _FIX = "correct labels.csv (grades are integers 0..5, healthy is 0 or 1)"
 
 
-def read(root: Path, *, view_map: Mapping[str, str] | None = None, labels_file: str = "labels.csv",
-         image_dir: str = "images", image_ext: str = ".dcm") -> SourceTable:
+@register_source(SOURCE, view_map=VIEW_MAP, layout=LAYOUT, mimic_target=True)
+def read(root: Path, *, view_map: Mapping[str, str] | None = None, source: str = SOURCE,
+         labels_file: str = "labels.csv", image_dir: str = "images", image_ext: str = ".dcm") -> SourceTable:
     """Read UKA-CXR's label table under ``root`` (see the module docstring)."""
     started = time.perf_counter()
     root = Path(root)
-    view_map = check_view_map(DEFAULT_VIEW_MAPS[SOURCE] if view_map is None else view_map, SOURCE)
+    view_map = check_view_map(VIEW_MAP if view_map is None else view_map, source)
     counts: dict[str, int] = {}
     path = locate(root, [labels_file], "UKA label table",
                   f"point the UKA root at the folder holding {labels_file} and {image_dir}/")
@@ -63,8 +69,8 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None, labels_file: 
     rows["subset"] = text(table, "subset", required=False) if "subset" in df else pd.Series(
         pd.NA, index=df.index, dtype="str")
     rows["_table"], rows["_record"] = 0, df.index
-    return finalize(SOURCE, rows, view_map=view_map, tables=[table], rejections=Rejections(), counts=counts,
+    return finalize(source, rows, view_map=view_map, tables=[table], rejections=Rejections(), counts=counts,
                     started=started)
 
 
-__all__ = ["GRADED", "SOURCE", "read"]
+__all__ = ["LAYOUT", "VIEW_MAP", "GRADED", "SOURCE", "read"]

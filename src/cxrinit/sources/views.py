@@ -1,10 +1,11 @@
-"""Native view codes -> canonical views (PA, AP, LATERAL, OTHER), one default map per source.
+"""Native view codes -> canonical views (PA, AP, LATERAL, OTHER).
 
 A view map is a plain dict ``native code -> canonical view``. Keys are matched exactly (after
 stripping) first, then as glob patterns (``*``, ``?``, ``[...]``) in the map's order; the key ``""``
 matches a blank or absent code. A code no key matches is not guessed: the reader rejects the image
-as ``unknown_view``. A ``view_map`` passed to a reader replaces that source's default entirely (the
-Kedro config overrides these dicts).
+as ``unknown_view``. Each reader module declares its format's default map (``VIEW_MAP``, registered
+with the format); a ``view_map`` passed to a reader (``sources.<name>.view_map`` in the
+configuration) replaces it entirely.
 
 Codes per source (``view_native`` in the manifest):
 - vindr, uka: the metadata has no view (VinDr's DICOM ViewPosition is the pixel stage's business),
@@ -23,19 +24,6 @@ import numpy as np
 import pandas as pd
 
 VIEWS: tuple[str, ...] = ("PA", "AP", "LATERAL", "OTHER")
-
-DEFAULT_VIEW_MAPS: dict[str, dict[str, str]] = {
-    "vindr": {"": "PA"},
-    "nih": {"PA": "PA", "AP": "AP"},
-    "chexpert": {"Frontal|PA": "PA", "Frontal|AP": "AP", "Frontal": "OTHER", "Frontal|*": "OTHER",
-                 "Lateral": "LATERAL", "Lateral|*": "LATERAL"},
-    "mimic": {"PA": "PA", "AP": "AP", "LATERAL": "LATERAL", "LL": "LATERAL", "": "OTHER", "*": "OTHER"},
-    "uka": {"": "AP"},
-    "padchest": {"PA": "PA", "AP": "AP", "AP_horizontal": "AP", "L": "LATERAL", "COSTAL": "OTHER",
-                 "EXCLUDE": "OTHER", "UNK": "OTHER", "": "OTHER"},
-    "folder": {"PA": "PA", "AP": "AP", "LATERAL": "LATERAL", "OTHER": "OTHER", "L": "LATERAL",
-               "LL": "LATERAL", "": "OTHER"},
-}
 
 
 def check_view_map(view_map: Mapping[str, str], source: str) -> dict[str, str]:

@@ -32,9 +32,14 @@ import pandas as pd
 
 from .base import (LABEL_PREFIX, CsvTable, Rejections, SourceFormatError, SourceTable, finalize,
                    locate, numeric, read_csv, text)
-from .views import DEFAULT_VIEW_MAPS, check_view_map
+from .registry import register_source
+from .views import check_view_map
 
 SOURCE = "vindr"
+#: Native view code -> canonical view, unless the configuration gives a view map.
+VIEW_MAP: dict[str, str] = {"": "PA"}
+#: What the root folder holds (shown when it is missing).
+LAYOUT = "train/<image_id>.dicom, test/<image_id>.dicom, annotations/image_labels_{train,test}.csv"
 LABELS: tuple[str, ...] = (
     "Aortic enlargement", "Atelectasis", "Calcification", "Cardiomegaly", "Clavicle fracture",
     "Consolidation", "Edema", "Emphysema", "Enlarged PA", "ILD", "Infiltration", "Lung Opacity",
@@ -88,13 +93,14 @@ def _test(table: CsvTable, labels: list[str]) -> pd.DataFrame:
     return out
 
 
-def read(root: Path, *, view_map: Mapping[str, str] | None = None, annotations_dir: str = "annotations",
-         train_file: str = "image_labels_train.csv", test_file: str = "image_labels_test.csv",
-         image_ext: str = ".dicom") -> SourceTable:
+@register_source(SOURCE, view_map=VIEW_MAP, layout=LAYOUT, mimic_target=True)
+def read(root: Path, *, view_map: Mapping[str, str] | None = None, source: str = SOURCE,
+         annotations_dir: str = "annotations", train_file: str = "image_labels_train.csv",
+         test_file: str = "image_labels_test.csv", image_ext: str = ".dicom") -> SourceTable:
     """Read VinDr-CXR's image-level labels under ``root`` (see the module docstring)."""
     started = time.perf_counter()
     root = Path(root)
-    view_map = check_view_map(DEFAULT_VIEW_MAPS[SOURCE] if view_map is None else view_map, SOURCE)
+    view_map = check_view_map(VIEW_MAP if view_map is None else view_map, source)
     counts: dict[str, int] = {}
     rejections = Rejections()
     fix = f"point the VinDr root at the folder holding {annotations_dir}/, train/ and test/"
@@ -121,8 +127,8 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None, annotations_d
     label_cols = [f"{LABEL_PREFIX}{name}" for name in labels]
     rows = rows[["image_id", "path", "patient_id", "study_id", "view_native", "sex", "age", "official_split",
                  *label_cols, "n_readers", "label_consensus", "rad_ids", "_table", "_record"]]
-    return finalize(SOURCE, rows, view_map=view_map, tables=[train, test], rejections=rejections,
+    return finalize(source, rows, view_map=view_map, tables=[train, test], rejections=rejections,
                     counts=counts, started=started)
 
 
-__all__ = ["LABELS", "SOURCE", "read"]
+__all__ = ["LAYOUT", "VIEW_MAP", "LABELS", "SOURCE", "read"]

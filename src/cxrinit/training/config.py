@@ -9,6 +9,18 @@ from typing import Any
 from .augment import AugmentConfig
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+class UnknownOptionError(ValueError):
+    """A training option that does not exist: ``path`` (e.g. ``("augment", "flipp")``) and the valid ``known``."""
+
+    def __init__(self, path: tuple[str, ...], known: list[str]) -> None:
+        import difflib
+
+        self.path, self.known = path, sorted(known)
+        close = difflib.get_close_matches(path[-1], self.known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        super().__init__(f"unknown training option {'.'.join(path)!r}{hint}; allowed: {self.known}")
 SCHEDULES = ("none", "cosine")
 
 
@@ -61,11 +73,14 @@ class TrainConfig:
         """``paper`` or ``default``, with any field overridden (``augment`` may be a dict of its fields)."""
         if name not in PRESETS:
             raise ValueError(f"training preset {name!r} unknown; use one of {sorted(PRESETS)}")
-        allowed = {f.name for f in fields(cls)}
-        if unknown := sorted(set(overrides) - allowed):
-            raise ValueError(f"unknown training option(s) {unknown}; allowed: {sorted(allowed)}")
+        allowed = [f.name for f in fields(cls)]
+        if unknown := sorted(set(overrides) - set(allowed)):
+            raise UnknownOptionError((unknown[0],), allowed)
         base = PRESETS[name]
         if isinstance(overrides.get("augment"), Mapping):
+            augment = [f.name for f in fields(AugmentConfig)]
+            if unknown := sorted(set(overrides["augment"]) - set(augment)):
+                raise UnknownOptionError(("augment", unknown[0]), augment)
             overrides["augment"] = replace(base.augment, **overrides["augment"])
         return replace(base, **overrides)
 

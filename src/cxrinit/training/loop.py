@@ -33,7 +33,8 @@ from .sampler import EpochSampler
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = 1
+#: 2: the best epoch is stored with its selection metric (format 1 stored a bare score).
+CHECKPOINT_FORMAT = 2
 #: Options that may change between a checkpoint and its resumption; any other change is refused.
 _RESUMABLE_CHANGES = {"epochs", "patience", "eval_batch_size", "prefetch", "compile"}
 
@@ -45,13 +46,44 @@ class EpochCallback(Protocol):
 Callback = EpochCallback | Callable[[int, dict[str, float]], None]
 
 
+#: How the best epoch is chosen, in order of preference (see :class:`Selection`).
+SELECTION_METRICS = ("val_auroc_mean", "val_loss", "last_epoch")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """How the kept (best) epoch was chosen, and its value.
+
+    ``metric``: ``val_auroc_mean`` (validation mean AUROC over the findings with both classes; higher
+    is better), ``val_loss`` (when no finding has both classes in validation; lower is better) or
+    ``last_epoch`` (no validation split, e.g. the study's preset: the last epoch is kept, ``value`` None).
+    The metric is fixed before training from the validation labels, so it never changes between epochs.
+    """
+
+    metric: str
+    value: float | None
+    epoch: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "value": self.value, "epoch": self.epoch}
+
+
+def selection_metric(val: LabeledSplit | None) -> str:
+    """``last_epoch`` without validation, ``val_auroc_mean`` when a finding has both classes, else ``val_loss``."""
+    if val is None or not len(val):
+        return "last_epoch"
+    labels = np.asarray(val.labels, dtype=np.float64)
+    positives, annotated = np.nansum(labels, axis=0), np.sum(~np.isnan(labels), axis=0)
+    return "val_auroc_mean" if bool(np.any((positives > 0) & (positives < annotated))) else "val_loss"
+
+
 @dataclass
 class FitResult:
     """What a run ended with; ``history`` holds every epoch's metrics (also in the checkpoint)."""
 
     epochs_run: int
     best_epoch: int
-    best_score: float
+    selection: Selection
     stopped_early: bool
     history: list[dict[str, float]]
     checkpoint: Path
@@ -107,7 +139,8 @@ class _Run:
         self.inputs = InputPipeline(contract, self.device, config.augment, compile=config.compile)
         self.history: list[dict[str, float]] = []
         self.epoch = 0
-        self.best_score, self.best_epoch, self.bad_epochs = -math.inf, 0, 0
+        self.metric = selection_metric(val)
+        self.best_key, self.best_value, self.best_epoch, self.bad_epochs = -math.inf, None, 0, 0
         self.best_state: dict[str, torch.Tensor] | None = None
 
     # -- setup ---------------------------------------------------------------------------------------------
@@ -150,7 +183,8 @@ class _Run:
             "scaler": self.scaler.state_dict(),
             "sampler": self.sampler.state_dict(),
             "rng": rng_state(),
-            "best": {"score": self.best_score, "epoch": self.best_epoch, "bad_epochs": self.bad_epochs},
+            "best": {"metric": self.metric, "key": self.best_key, "value": self.best_value, "epoch": self.best_epoch,
+                     "bad_epochs": self.bad_epochs},
             "history": self.history,
             "config": self.cfg.to_dict(),
             "world_size": self.ctx.world_size,
@@ -163,7 +197,8 @@ class _Run:
         path = self.out / LAST
         state = load_state(path)
         if state.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path}: checkpoint format {state.get('format')!r}, expected {CHECKPOINT_FORMAT}")
+            raise ValueError(f"{path}: checkpoint format {state.get('format')!r}, this version of cxrinit reads "
+                             f"format {CHECKPOINT_FORMAT}; delete the checkpoint folder to train this cell again")
         saved, now = state["config"], self.cfg.to_dict()
         changed = sorted(k for k in now if k not in _RESUMABLE_CHANGES and saved.get(k) != now[k])
         setup = {"world_size": (state["world_size"], self.ctx.world_size),
@@ -185,8 +220,11 @@ class _Run:
         set_rng_state(state["rng"])
         self.epoch, self.history = int(state["epoch"]), list(state["history"])
         best = state["best"]
-        self.best_score, self.best_epoch = float(best["score"]), int(best["epoch"])
-        self.bad_epochs = int(best["bad_epochs"])
+        if best.get("metric") != self.metric:
+            raise ValueError(f"{path} selected epochs by {best.get('metric')!r}, this run by {self.metric!r} (the "
+                             "validation split changed); start over in another checkpoint directory")
+        self.best_key, self.best_value = float(best["key"]), best["value"]
+        self.best_epoch, self.bad_epochs = int(best["epoch"]), int(best["bad_epochs"])
 
     # -- epochs --------------------------------------------------------------------------------------------
     def run(self, resume: bool, restore_best: bool) -> FitResult:
@@ -195,8 +233,8 @@ class _Run:
             self._resume()
             resumed_from = self.epoch
             if self.ctx.is_main:
-                log.info("resumed from %s after epoch %d (best %.4f at epoch %d)", self.out / LAST, self.epoch,
-                         self.best_score, self.best_epoch)
+                log.info("resumed from %s after epoch %d (best %s %s at epoch %d)", self.out / LAST, self.epoch,
+                         self.metric, self.best_value, self.best_epoch)
         if self.ctx.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             log.info("training %d images (%d findings), validating %d; %d epochs max, global batch %d "
@@ -210,8 +248,9 @@ class _Run:
             metrics.update(self._validate())
             self.epoch += 1
             self._select(metrics)
-            metrics.update({"epoch": float(self.epoch), "best_score": self.best_score,
-                            "best_epoch": float(self.best_epoch)})
+            metrics.update({"epoch": float(self.epoch), "best_epoch": float(self.best_epoch)})
+            if self.best_value is not None:
+                metrics[f"best_{self.metric}"] = float(self.best_value)
             self.history.append(metrics)
             if self.ctx.is_main:
                 self._save()
@@ -226,7 +265,8 @@ class _Run:
         best_path = self.out / BEST
         if restore_best:
             self._restore_best(best_path)
-        return FitResult(self.epoch, self.best_epoch, self.best_score, stopped, self.history, self.out / LAST,
+        selection = Selection(self.metric, self.best_value, self.best_epoch)
+        return FitResult(self.epoch, self.best_epoch, selection, stopped, self.history, self.out / LAST,
                          best_path if best_path.is_file() else None, resumed_from,
                          {"train": self.train.dropped, **({"val": self.val.dropped} if self.val else {})})
 
@@ -315,20 +355,20 @@ class _Run:
         return out
 
     def _select(self, metrics: dict[str, float]) -> None:
-        if self.val is None:
-            score = float(self.epoch)  # no validation split: the last epoch is the selection
-        elif math.isfinite(metrics["val_auroc_mean"]):
-            score = metrics["val_auroc_mean"]
+        value: float | None
+        if self.metric == "last_epoch":
+            value, key = None, float(self.epoch)  # no validation split: the last epoch is kept
         else:
-            # no finding has both classes in validation: fall back to the loss (consistent across epochs)
-            score = -metrics["val_loss"]
-        if score > self.best_score:
-            self.best_score, self.best_epoch, self.bad_epochs = score, self.epoch, 0
+            value = float(metrics[self.metric])
+            key = value if self.metric == "val_auroc_mean" else -value
+        if key > self.best_key:
+            self.best_key, self.best_value, self.best_epoch, self.bad_epochs = key, value, self.epoch, 0
             state = unwrap(self.model).state_dict()
             self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
             if self.ctx.is_main:
                 save_weights(self.best_state, self.out / BEST,
-                             {**self._meta(), "epoch": self.epoch, "val_score": score})
+                             {**self._meta(), "epoch": self.epoch,
+                              "selection": {"metric": self.metric, "value": value}})
         else:
             self.bad_epochs += 1
 

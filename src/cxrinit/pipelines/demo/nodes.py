@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import pandas as pd
 
+from cxrinit.config import DemoSettings, demo_disabled_message
 from cxrinit.demo import tree
 
 
-def plan_demo_source(demo: dict, source: str) -> tuple[tree.DemoTree, pd.DataFrame]:
-    """Plan the synthetic ``source``: returns the tree to write (saved by ``<source>.raw``) and its answer key.
+def plan_demo_source(demo: DemoSettings, source: str) -> tuple[tree.DemoTree, pd.DataFrame]:
+    """Plan the synthetic ``source``: the tree to write (saved into ``<source>.raw``) and its answer key.
 
-    With ``demo.enabled: false`` (every environment but ``demo``) nothing is planned and the real data
-    root is left alone.
+    Raises ``RuntimeError`` where the demo is not enabled (every environment but ``demo``): its roots
+    may hold real data, and nothing is written.
     """
-    if not demo.get("enabled", False):
-        empty = tree.disabled(source)
-        return empty, empty.plan
-    settings = demo["sources"][source]
-    planned = tree.plan_source(source, settings, seed=int(demo["seed"]), n_broken=int(demo.get("n_broken", 4)),
-                               workers=int(demo.get("workers", 1)))
+    if not demo.enabled:
+        raise RuntimeError(demo_disabled_message(None))
+    cohort = demo.sources[source]
+    planned = tree.plan_source(source, cohort.n_patients, cohort.cohort_args(), seed=demo.seed,
+                               n_broken=demo.n_broken, workers=demo.workers)
     return planned, planned.plan

@@ -1,29 +1,29 @@
-"""Wiring of the ``evaluation`` pipeline: one namespace per source, then the study summary."""
+"""Wiring of the ``evaluation`` pipeline: one namespace per source, then the study summary (tag ``summary``)."""
 
 from __future__ import annotations
 
 from kedro.pipeline import Node, Pipeline
 
-from cxrinit.demo.tree import DEMO_SOURCES
-from cxrinit.pipelines.bind import bind
 from cxrinit.pipelines.evaluation import nodes
-from cxrinit.pipelines.finetuning.pipeline import cells
+from cxrinit.pipelines.layout import StudyLayout
+from cxrinit.pipelines.templates import bind, instantiate
+
+OUTPUTS = {"points": "eval_points", "replicates": "eval_replicates", "comparisons": "eval_comparisons"}
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def _template(source: str, inits: list[str]) -> Pipeline:
+    return Pipeline([Node(bind(nodes.evaluate_source, source=source),
+                          inputs={"evaluation": "params:evaluation", **{i: f"{i}.predictions" for i in inits}},
+                          outputs=[*OUTPUTS.values(), "roc_curves"], name="evaluate_source")])
+
+
+def create_pipeline(layout: StudyLayout) -> Pipeline:
     per_source = []
-    for source in DEMO_SOURCES:
-        inputs = {init: f"{source}.{init}.predictions" for init, src in cells() if src == source}
-        per_source.append(Node(
-            bind(nodes.evaluate_source, source=source),
-            inputs={"evaluation": "params:evaluation", **inputs},
-            outputs=[f"{source}.eval_points", f"{source}.eval_replicates", f"{source}.eval_comparisons",
-                     f"{source}.roc_curves"],
-            name="evaluate_source", namespace=source))
-    study_inputs = [f"{s}.{part}" for s in DEMO_SOURCES for part in ("eval_points", "eval_replicates",
-                                                                       "eval_comparisons")]
-    study = Node(nodes.summarize_study, inputs=["params:evaluation", *study_inputs],
+    for source in layout.sources:
+        per_source.append(instantiate(_template(source, [init for _, init in layout.cells(source)]), source))
+    tables = {f"{s}.{part}": f"{s}.{name}" for s in layout.sources for part, name in OUTPUTS.items()}
+    study = Node(nodes.summarize_study, inputs={"evaluation": "params:evaluation", "tracking": "tracking", **tables},
                  outputs={"summary": "eval_summary", "comparisons": "eval_comparisons", "study_table": "study_table",
                           "finding_table": "finding_table", "markdown": "study_report", "figures": "study_figures"},
                  name="summarize_study", tags=["summary"])
-    return Pipeline([*per_source, study])
+    return sum(per_source, Pipeline([])) + Pipeline([study])

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
 
+from cxrinit.config import HarmonizationSettings, LabelSettings
 from cxrinit.datasets import StoreSet
 from cxrinit.imaging import Status
-from cxrinit.labels import harmonize_labels, label_report, make_splits, ontology_from_dict, prevalence_heatmap
+from cxrinit.labels import harmonize_labels, label_report, make_splits, prevalence_heatmap
 
 log = logging.getLogger(__name__)
 
 
-def _source_overrides(harmonization: dict[str, Any], source: str, key: str) -> dict[str, Any] | None:
-    return ((harmonization.get(key) or {}).get(source)) or None
-
-
-def harmonize_source(manifest: pd.DataFrame, images: StoreSet, ontology: dict, harmonization: dict[str, Any],
+def harmonize_source(manifest: pd.DataFrame, images: StoreSet, labels: LabelSettings,
+                     harmonization: HarmonizationSettings,
                      source: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Labels and splits of every stored image of ``source``; returns (labels, splits, dropped, report).
 
@@ -27,17 +24,16 @@ def harmonize_source(manifest: pd.DataFrame, images: StoreSet, ontology: dict, h
     ``harmonization.preset`` (labels.yml) apply. Splits are patient-wise over the whole manifest, so a
     patient's split never depends on which of their images a policy kept.
     """
-    onto = ontology_from_dict(ontology, origin="conf/base/labels.yml")
-    preset = harmonization.get("preset", "default")
+    onto = labels.ontology
+    preset = harmonization.preset
     status = images.index.set_index("image_id")["status"]
     stored = manifest["image_id"].map(status).eq(Status.OK.value).to_numpy()
     not_stored = manifest.loc[~stored, ["image_id"]].assign(
         reason="not_stored", detail="pixel store status " + manifest.loc[~stored, "image_id"].map(status).astype(str))
-    result = harmonize_labels(manifest[stored], onto, source, preset=preset,
-                              label_set=harmonization.get("label_set", "all"),
-                              overrides=_source_overrides(harmonization, source, "policy_overrides"))
-    split_args = onto.split_policy(source, preset, _source_overrides(harmonization, source, "split_overrides"))
-    splits = make_splits(manifest, seed=int(harmonization["seed"]), source=source, **split_args)
+    result = harmonize_labels(manifest[stored], onto, source, preset=preset, label_set=harmonization.label_set,
+                              overrides=harmonization.policy_overrides.get(source) or None)
+    split_args = onto.split_policy(source, preset, harmonization.split_overrides.get(source) or None)
+    splits = make_splits(manifest, seed=harmonization.seed, source=source, **split_args)
     splits = splits[splits["image_id"].isin(result.labels["image_id"])].reset_index(drop=True)
     dropped = pd.concat([not_stored, result.dropped], ignore_index=True).assign(source=source)
     report = label_report(source, result.labels, splits)
@@ -46,13 +42,13 @@ def harmonize_source(manifest: pd.DataFrame, images: StoreSet, ontology: dict, h
     return result.labels, splits, dropped[["source", "image_id", "reason", "detail"]], report
 
 
-def summarize_labels(*reports: pd.DataFrame) -> tuple[pd.DataFrame, Figure]:
-    """The label reports of the sources harmonized so far in one table, and the prevalence heatmap."""
-    table = pd.concat([r for r in reports if len(r)], ignore_index=True)
+def summarize_labels(**reports: pd.DataFrame) -> tuple[pd.DataFrame, Figure]:
+    """The label reports (keyed by source) of the sources harmonized so far in one table, and the heatmap."""
+    table = pd.concat([r for r in reports.values() if len(r)], ignore_index=True)
     return table, prevalence_heatmap(table, title="Prevalence per dataset (all splits)")
 
 
-def summarize_drops(*dropped: pd.DataFrame) -> pd.DataFrame:
-    """Images dropped by harmonization, counted per source and reason."""
-    table = pd.concat([d for d in dropped if len(d)], ignore_index=True)
+def summarize_drops(**dropped: pd.DataFrame) -> pd.DataFrame:
+    """Images dropped by harmonization (keyed by source), counted per source and reason."""
+    table = pd.concat([d for d in dropped.values() if len(d)], ignore_index=True)
     return table.groupby(["source", "reason"]).size().rename("images").reset_index()

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 from kedro.pipeline import Node, Pipeline
 
-from cxrinit.demo.tree import DEMO_SOURCES
-from cxrinit.pipelines.bind import bind
 from cxrinit.pipelines.harmonization import nodes
+from cxrinit.pipelines.layout import StudyLayout
+from cxrinit.pipelines.templates import bind, instantiate
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    per_source = [
-        Node(bind(nodes.harmonize_source, source=s),
-             inputs=[f"{s}.manifest", f"{s}.images", "label_ontology", "params:harmonization"],
-             outputs=[f"{s}.labels", f"{s}.splits", f"{s}.label_drops", f"{s}.label_report"],
-             name="harmonize_source", namespace=s)
-        for s in DEMO_SOURCES
-    ]
-    summaries = [
-        Node(nodes.summarize_labels, inputs=[f"{s}.label_report" for s in DEMO_SOURCES],
-             outputs=["label_prevalence", "label_prevalence_heatmap"], name="summarize_labels",
-             tags=["summary"]),
-        Node(nodes.summarize_drops, inputs=[f"{s}.label_drops" for s in DEMO_SOURCES],
+def _template(source: str) -> Pipeline:
+    return Pipeline([
+        Node(bind(nodes.harmonize_source, source=source),
+             inputs={"manifest": "manifest", "images": "images", "labels": "params:labels",
+                     "harmonization": "params:harmonization"},
+             outputs=["labels", "splits", "label_drops", "label_report"], name="harmonize_source"),
+    ])
+
+
+def create_pipeline(layout: StudyLayout) -> Pipeline:
+    per_source = sum((instantiate(_template(s), s) for s in layout.sources), Pipeline([]))
+    summaries = Pipeline([
+        Node(nodes.summarize_labels, inputs={s: f"{s}.label_report" for s in layout.sources},
+             outputs=["label_prevalence", "label_prevalence_heatmap"], name="summarize_labels", tags=["summary"]),
+        Node(nodes.summarize_drops, inputs={s: f"{s}.label_drops" for s in layout.sources},
              outputs="label_drop_counts", name="summarize_drops", tags=["summary"]),
-    ]
-    return Pipeline(per_source + summaries)
+    ])
+    return per_source + summaries

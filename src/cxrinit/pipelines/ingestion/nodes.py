@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
+from cxrinit.config import IngestionSettings, SourceSettings
 from cxrinit.datasets import StoreBuild, StoreSet
-from cxrinit.imaging import Recipe, Status
+from cxrinit.imaging import Status
 from cxrinit.sources import read_source
 
 log = logging.getLogger(__name__)
@@ -18,32 +18,27 @@ log = logging.getLogger(__name__)
 REPORT_COLUMNS = ["source", "image_id", "path", "stage", "reason", "detail"]
 
 
-def _settings(ingestion: dict[str, Any], source: str) -> dict[str, Any]:
-    sources = ingestion.get("sources") or {}
-    if source not in sources:
-        raise KeyError(f"ingestion.sources.{source} is missing from the parameters (conf/*/parameters_ingestion.yml)")
-    return {**(ingestion.get("defaults") or {}), **(sources[source] or {})}
-
-
-def read_metadata(root: Path, ingestion: dict[str, Any],
+def read_metadata(root: Path, settings: SourceSettings, ingestion: IngestionSettings,
                   source: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
     """Read ``source``'s native metadata into the manifest; returns (manifest, rows not kept and why, counts).
 
-    Rows the reader rejects (escaping paths, duplicate ids, ...) and rows dropped by an ingestion
-    filter (``views``: canonical views to ingest) are all returned with their reason. The reader's
-    counts (rows per metadata file, quirks noted such as PadChest label-cell problems) go to the report.
+    The reader is the source's format (``sources.<source>.format``, default its name) with its view
+    map and options. Rows the reader rejects (escaping paths, duplicate ids, ...) and rows dropped by
+    the view filter (``sources.<source>.views``, else ``ingestion.views``) are all returned with their
+    reason. The reader's counts (rows per metadata file, quirks such as PadChest label-cell problems)
+    go to the report.
     """
-    settings = _settings(ingestion, source)
-    table = read_source(source, root, view_map=settings.get("view_map"), **(settings.get("options") or {}))
+    table = read_source(settings.format or source, root, source=source, view_map=settings.view_map,
+                        **settings.options)
     dropped = [table.rejected.assign(source=source, stage="metadata")]
     manifest = table.manifest
-    views = settings.get("views")
-    if views is not None:
-        keep = manifest["view"].isin(views)
+    views = list(settings.views or ingestion.views)
+    keep = manifest["view"].isin(views)
+    if not keep.all():
         off = manifest[~keep]
         dropped.append(pd.DataFrame({
             "source": source, "image_id": off["image_id"], "path": off["path"], "stage": "filter",
-            "reason": "view_filter", "detail": "view " + off["view"] + f" not in ingestion views {list(views)}",
+            "reason": "view_filter", "detail": "view " + off["view"] + f" not in the ingested views {views}",
         }))
         manifest = manifest[keep].reset_index(drop=True)
     drops = pd.concat(dropped, ignore_index=True)[REPORT_COLUMNS]
@@ -52,16 +47,11 @@ def read_metadata(root: Path, ingestion: dict[str, Any],
     return manifest, drops, {str(k): int(v) for k, v in table.counts.items()}
 
 
-def plan_pixel_store(manifest: pd.DataFrame, root: Path, ingestion: dict[str, Any]) -> StoreBuild:
+def plan_pixel_store(manifest: pd.DataFrame, root: Path, ingestion: IngestionSettings) -> StoreBuild:
     """What to decode into the pixel store: every manifest image, at every configured size."""
-    return StoreBuild(
-        items=manifest[["image_id", "path"]],
-        root=Path(root),
-        sizes=tuple(int(s) for s in ingestion.get("sizes", [224])),
-        recipe=Recipe.from_dict(ingestion.get("recipe") or {}),
-        workers=ingestion.get("workers"),
-        rebuild_on_change=bool(ingestion.get("rebuild_on_change", True)),
-    )
+    return StoreBuild(items=manifest[["image_id", "path"]], root=Path(root), sizes=tuple(ingestion.sizes),
+                      recipe=ingestion.recipe, workers=ingestion.workers,
+                      rebuild_on_change=ingestion.rebuild_on_change)
 
 
 def _counts(source: str, manifest: pd.DataFrame, index: pd.DataFrame, report: pd.DataFrame,

@@ -4,26 +4,24 @@ from __future__ import annotations
 
 from kedro.pipeline import Node, Pipeline
 
-from cxrinit.demo.tree import DEMO_SOURCES
-from cxrinit.pipelines.bind import bind
 from cxrinit.pipelines.ingestion import nodes
+from cxrinit.pipelines.layout import StudyLayout
+from cxrinit.pipelines.templates import bind, instantiate
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline(
-        [
-            node
-            for s in DEMO_SOURCES
-            for node in (
-                Node(bind(nodes.read_metadata, source=s), inputs=[f"{s}.raw", "params:ingestion"],
-                     outputs=[f"{s}.manifest", f"{s}.metadata_drops", f"{s}.reader_counts"], name="read_metadata",
-                     namespace=s),
-                Node(nodes.plan_pixel_store, inputs=[f"{s}.manifest", f"{s}.raw", "params:ingestion"],
-                     outputs=f"{s}.images", name="build_pixel_store", namespace=s),
-                Node(bind(nodes.report_ingestion, source=s),
-                     inputs=[f"{s}.manifest", f"{s}.metadata_drops", f"{s}.reader_counts", f"{s}.images"],
-                     outputs=[f"{s}.ingestion_report", f"{s}.ingestion_counts", f"{s}.ingestion_summary"],
-                     name="report_ingestion", namespace=s),
-            )
-        ]
-    )
+def _template(source: str) -> Pipeline:
+    return Pipeline([
+        Node(bind(nodes.read_metadata, source=source),
+             inputs={"root": "raw", "settings": f"params:sources.{source}", "ingestion": "params:ingestion"},
+             outputs=["manifest", "metadata_drops", "reader_counts"], name="read_metadata"),
+        Node(nodes.plan_pixel_store, inputs={"manifest": "manifest", "root": "raw", "ingestion": "params:ingestion"},
+             outputs="images", name="build_pixel_store"),
+        Node(bind(nodes.report_ingestion, source=source),
+             inputs={"manifest": "manifest", "metadata_drops": "metadata_drops", "reader_counts": "reader_counts",
+                     "images": "images"},
+             outputs=["ingestion_report", "ingestion_counts", "ingestion_summary"], name="report_ingestion"),
+    ])
+
+
+def create_pipeline(layout: StudyLayout) -> Pipeline:
+    return sum((instantiate(_template(s), s) for s in layout.sources), Pipeline([]))

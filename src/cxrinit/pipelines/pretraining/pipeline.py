@@ -1,20 +1,31 @@
-"""Wiring of the ``pretraining`` pipeline: one MIMIC-CXR initialization per target (``--namespaces mimic_init.vindr``)."""
+"""Wiring of the ``pretraining`` pipeline: the supervised initialization(s) of the ``mimic`` arm.
+
+One namespace ``mimic_init.<target>`` per MIMIC target (``pretraining.mode: per_target``, the study),
+or one ``mimic_init.shared`` serving every target (``shared``). No cell when ``mimic`` is not an arm.
+"""
 
 from __future__ import annotations
 
 from kedro.pipeline import Node, Pipeline
 
-from cxrinit.pipelines.bind import bind
-from cxrinit.pipelines.pretraining.nodes import pretrain_mimic
-
-#: Targets that fine-tune from MIMIC (MIMIC itself is not one: the initialization was trained on it).
-TARGETS = ("vindr", "nih", "chexpert", "uka", "padchest")
+from cxrinit.pipelines.layout import PRETRAINING_NAMESPACE, SHARED, StudyLayout
+from cxrinit.pipelines.pretraining.nodes import pretrain
+from cxrinit.pipelines.templates import bind, instantiate
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline([
-        Node(bind(pretrain_mimic, target=t),
-             inputs=["mimic.images", "mimic.labels", "mimic.splits", "label_ontology", "params:pretraining"],
-             outputs=f"mimic_init.{t}", name="pretrain_mimic", namespace=f"mimic_init.{t}")
-        for t in TARGETS
-    ])
+def _template(cell: str, targets: tuple[str, ...]) -> Pipeline:
+    return Pipeline([Node(bind(pretrain, cell=cell, targets=targets),
+                          inputs={"images": "images", "labels": "labels", "splits": "splits",
+                                  "ontology": "params:labels", "pretraining": "params:pretraining",
+                                  "tracking": "tracking"},
+                          outputs="card", name="pretrain")])
+
+
+def create_pipeline(layout: StudyLayout) -> Pipeline:
+    source = layout.pretraining_source
+    inputs = {name: f"{source}.{name}" for name in ("images", "labels", "splits")} | {"tracking": "tracking"}
+    cells = []
+    for cell in layout.pretraining_cells():
+        targets = layout.mimic_targets if cell == SHARED else (cell,)
+        cells.append(instantiate(_template(cell, targets), f"{PRETRAINING_NAMESPACE}.{cell}", inputs=inputs))
+    return sum(cells, Pipeline([]))

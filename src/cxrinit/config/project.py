@@ -1,0 +1,153 @@
+"""Every setting of a run at once: each block validated, then the checks that span blocks.
+
+:func:`validate_parameters` is what the project's Kedro context calls on the resolved parameters of
+the running environment before anything runs; it raises one :class:`ConfigError` listing every
+problem with its key, its origin and the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+
+from cxrinit.labels.errors import OntologyError
+from cxrinit.labels.ontology import Ontology, ontology_from_dict
+
+from .base import ConfigError, Origin, Settings, describe
+from .demo import DemoSettings
+from .evaluation import EvaluationSettings
+from .harmonization import HarmonizationSettings
+from .ingestion import IngestionSettings
+from .sources import SourceSettings, check_sources
+from .training import FinetuningSettings, PretrainingSettings
+
+#: The initialization whose cells fine-tune from the supervised pretraining stage.
+PRETRAINED_INIT = "mimic"
+
+
+class ProjectSettings(Settings):
+    """All parameter blocks (one per pipeline, plus ``sources``); ``labels`` is validated on its own."""
+
+    sources: dict[str, SourceSettings] = Field(default_factory=dict)
+    demo: DemoSettings = Field(default_factory=DemoSettings)
+    ingestion: IngestionSettings = Field(default_factory=IngestionSettings)
+    harmonization: HarmonizationSettings = Field(default_factory=HarmonizationSettings)
+    pretraining: PretrainingSettings = Field(default_factory=PretrainingSettings)
+    finetuning: FinetuningSettings = Field(default_factory=FinetuningSettings)
+    evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+
+    @field_validator("sources")
+    @classmethod
+    def _sources(cls, sources: dict[str, SourceSettings]) -> dict[str, SourceSettings]:
+        return check_sources(sources)
+
+    def enabled_sources(self) -> dict[str, SourceSettings]:
+        return {name: s for name, s in self.sources.items() if s.enabled}
+
+    def format_of(self, source: str) -> str:
+        return self.sources[source].format or source
+
+    def is_mimic_target(self, source: str) -> bool:
+        """Whether ``source`` gets a MIMIC-pretrained arm: its setting, else its format's default."""
+        from cxrinit.sources import get_format
+
+        entry = self.sources[source]
+        if source == self.pretraining.source:
+            return False
+        return entry.mimic_target if entry.mimic_target is not None else get_format(self.format_of(source)).mimic_target
+
+
+def cross_check(settings: ProjectSettings, ontology: Ontology) -> list[tuple[tuple[str, ...], str]]:
+    """Problems that span blocks, as (key path, message): every name must exist where it is looked up."""
+    problems: list[tuple[tuple[str, ...], str]] = []
+    sources = settings.enabled_sources()
+    for name in sources:
+        if name not in ontology.sources:
+            problems.append((("sources", name), f"no labels for this source: add sources.{name}, policies.{name} "
+                             f"and splits.{name} to labels.yml (a folder dataset: docs/extending.md)"))
+    harm = settings.harmonization
+    if harm.preset != "default" and harm.preset not in ontology.presets:
+        problems.append((("harmonization", "preset"), f"unknown preset {harm.preset!r}; labels.yml has "
+                         f"{', '.join(sorted({'default', *ontology.presets}))}"))
+    for key in ("policy_overrides", "split_overrides"):
+        for name, override in getattr(harm, key).items():
+            where = ("harmonization", key, name)
+            if name not in sources:
+                problems.append((where, f"{name!r} is not an enabled source ({', '.join(sources)})"))
+                continue
+            try:
+                if key == "policy_overrides":
+                    ontology.policy(name, "default", override)
+                else:
+                    ontology.split_policy(name, "default", override)
+            except (OntologyError, KeyError) as err:
+                problems.append((where, str(err)))
+    fine, pre = settings.finetuning, settings.pretraining
+    for name in sources:
+        if name in ontology.sources:
+            problems += _label_set(ontology, fine.label_set, name, ("finetuning", "label_set"))
+    if PRETRAINED_INIT in fine.inits:
+        if pre.source not in sources:
+            problems.append((("finetuning", "inits"), f"{PRETRAINED_INIT!r} fine-tunes from an initialization "
+                             f"pretrained on the source {pre.source!r} (pretraining.source), which is not an enabled "
+                             f"source: enable it under sources, or take {PRETRAINED_INIT!r} out of finetuning.inits"))
+        else:
+            for target in (s for s in sources if settings.is_mimic_target(s) and s in ontology.sources):
+                problems += _label_set(ontology, fine.mimic_label_set, target, ("finetuning", "mimic_label_set"))
+                if pre.source in ontology.sources:
+                    problems += _label_set(ontology, f"{pre.label_set}/{target}", pre.source,
+                                           ("pretraining", "label_set"))
+    if settings.demo.enabled:
+        for name in settings.demo.sources:
+            if name not in sources:
+                problems.append((("demo", "sources", name), f"the demo writes the raw root of {name!r}, which is "
+                                 "not an enabled source"))
+    return problems
+
+
+def _label_set(ontology: Ontology, name: str, source: str, where: tuple[str, ...]) -> list[tuple[tuple[str, ...], str]]:
+    try:
+        ontology.label_set(name, source)
+    except OntologyError as err:
+        return [(where, f"for source {source!r}: {err}")]
+    return []
+
+
+def validate_parameters(raw: Mapping[str, Any], *, origin: Origin | None = None,
+                        env: str | None = None) -> tuple[ProjectSettings, Ontology]:
+    """Validate the resolved parameters of a run (``labels`` included); raises :class:`ConfigError`.
+
+    Returns the settings and the label ontology. Every problem is reported at once, each with its
+    key path, the file (or ``--params``) it came from and what to do.
+    """
+    raw = dict(raw)
+    problems: list[str] = []
+
+    def add(path: tuple[str, ...], message: str) -> None:
+        where = origin(list(path)) if origin else None
+        problems.append(f"`{'.'.join(path)}`" + (f" (from {where})" if where else "") + f": {message}")
+
+    ontology = None
+    if "labels" not in raw:
+        add(("labels",), "the label ontology is missing: conf/base/labels.yml must hold it under `labels:`")
+    else:
+        try:
+            ontology = ontology_from_dict(raw.pop("labels") or {}, origin="labels.yml")
+        except OntologyError as err:
+            add(("labels", *err.key_path.split(".")), str(err).split(": ", 1)[-1].removeprefix(err.key_path + ": "))
+    settings = None
+    try:
+        settings = ProjectSettings.model_validate(raw)
+    except ValidationError as err:
+        problems += describe(err, ProjectSettings, (), origin)
+    if settings is not None and ontology is not None:
+        for path, message in cross_check(settings, ontology):
+            add(path, message)
+    if problems or settings is None or ontology is None:
+        raise ConfigError(problems, env=env)
+    return settings, ontology
+
+
+__all__ = ["PRETRAINED_INIT", "ProjectSettings", "cross_check", "validate_parameters"]

@@ -1,0 +1,63 @@
+"""``sources``: the datasets of a study, each read with a registered format (conf/*/parameters_sources.yml)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from .base import Settings, unknown_key, unknown_value
+
+View = Literal["PA", "AP", "LATERAL", "OTHER"]
+#: A dataset's name becomes a Kedro namespace, a catalog key and a folder name.
+NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+class SourceSettings(Settings):
+    """One dataset (``sources.<name>``).
+
+    ``format``: the registered reader (``cxrinit.sources.FORMATS``; default: the dataset's own name).
+    ``enabled``: false leaves the dataset out of every pipeline. ``mimic_target``: whether it gets a
+    MIMIC-pretrained fine-tuning arm (default: its format's). ``view_map`` replaces the format's
+    default map of native view codes; ``views``: canonical views to ingest (default:
+    ``ingestion.views``); ``options``: keyword options of the reader (e.g. ``labels_file``).
+    """
+
+    format: str | None = None
+    enabled: bool = True
+    mimic_target: bool | None = None
+    view_map: dict[str, View] | None = None
+    views: list[View] | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str | None) -> str | None:
+        from cxrinit.sources import FORMATS
+
+        if value is not None and value not in FORMATS:
+            raise unknown_value(value, FORMATS, "source format")
+        return value
+
+
+def check_sources(sources: dict[str, SourceSettings]) -> dict[str, SourceSettings]:
+    """Names are namespaces; a format defaults to the name and must be registered; options must exist."""
+    from cxrinit.sources import FORMATS
+
+    for name, entry in sources.items():
+        if not NAME.fullmatch(name):
+            raise ValueError(f"source name {name!r}: use lower-case letters, digits and '_' (it becomes a "
+                             "Kedro namespace and a folder name)")
+        fmt = entry.format or name
+        if fmt not in FORMATS:
+            raise ValueError(f"source {name!r} has no format: {name!r} is not a registered format, so set "
+                             f"sources.{name}.format to one of {', '.join(sorted(FORMATS))}")
+        options = FORMATS[fmt].options
+        for key in entry.options:
+            if key not in options:
+                raise unknown_key(key, options, within=(name, "options"))
+    return sources
+
+
+__all__ = ["NAME", "SourceSettings", "View", "check_sources"]

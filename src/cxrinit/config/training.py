@@ -1,0 +1,127 @@
+"""``pretraining`` and ``finetuning``: training cells (conf/*/parameters_{pretraining,finetuning}.yml)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from cxrinit.models.registry import BUILTIN_INITS, InitSpec, init_spec
+
+from .base import Settings, unknown_key, unknown_value
+
+DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def train_config(preset: str, train: dict[str, Any]) -> Any:
+    """``TrainConfig.preset(preset, **train)``; an unknown option becomes an ``unknown_key`` error at ``train.<key>``."""
+    from cxrinit.training.config import TrainConfig, UnknownOptionError
+
+    try:
+        return TrainConfig.preset(preset, **train)
+    except UnknownOptionError as err:
+        raise unknown_key(err.path[-1], err.known, within=("train", *err.path[:-1])) from None
+
+
+class TrainingSettings(Settings):
+    """What the pretraining and fine-tuning cells share.
+
+    ``img_size``: the model's input side (pixels); ``store_size``: which pixel-store resolution is read
+    (``ingestion.sizes``; None = the store's first). ``normalization``: ``init`` (each initialization's
+    own mean/std) or ``paper`` ([0, 1] gray-as-RGB for every arm). ``preset``: training preset
+    (``paper`` = the study's hyper-parameters). ``train``: any :class:`~cxrinit.training.TrainConfig`
+    option over the preset (``augment`` a mapping of its options). ``registry``: initialization entries
+    (new inits, or local weights files for the built-in ones; :class:`~cxrinit.models.InitSpec` fields).
+    ``device``: ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``. ``models_dir``: where
+    checkpoints and cards go.
+    """
+
+    img_size: int = Field(default=224, ge=16, le=4096)
+    store_size: int | None = Field(default=None, ge=16, le=4096)
+    normalization: Literal["init", "paper"] = "init"
+    preset: Literal["default", "paper"] = "default"
+    train: dict[str, Any] = Field(default_factory=dict)
+    registry: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    device: str = "auto"
+    models_dir: str = "data/06_models"
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if not DEVICE.fullmatch(value):
+            raise ValueError(f"device {value!r}: use auto, cpu, cuda, cuda:<index> or mps")
+        return value
+
+    @field_validator("registry")
+    @classmethod
+    def _registry(cls, registry: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        known = [f.name for f in fields(InitSpec)]
+        for name, entry in registry.items():
+            for key in entry:
+                if key not in known or key == "name":
+                    raise unknown_key(key, [k for k in known if k != "name"], within=(name,))
+            init_spec({"name": name, **entry})  # ValueError names the init and the bad field
+        return registry
+
+    @model_validator(mode="after")
+    def _train(self) -> TrainingSettings:
+        self.train_config()
+        return self
+
+    def train_config(self) -> Any:
+        """The :class:`~cxrinit.training.TrainConfig` of ``preset`` with ``train`` over it."""
+        return train_config(self.preset, self.train)
+
+    def known_inits(self) -> list[str]:
+        """Built-in initializations and this block's registry entries."""
+        return list(dict.fromkeys([*BUILTIN_INITS, *self.registry]))
+
+
+class FinetuningSettings(TrainingSettings):
+    """Fine-tuning cells, one per (source, init) (docs/training.md).
+
+    ``inits``: the arms; each is a cell of every source (``mimic`` only on MIMIC targets), a built-in
+    initialization or a ``registry`` entry. ``label_set``: labels.yml set the non-MIMIC arms train on;
+    ``mimic_label_set``: the set the MIMIC arm trains on (what the target shares with MIMIC).
+    """
+
+    inits: list[str] = Field(default_factory=lambda: ["dinov2", "imagenet21k", "mimic"], min_length=1)
+    label_set: str = "study"
+    mimic_label_set: str = "mimic_shared"
+
+    @model_validator(mode="after")
+    def _inits(self) -> FinetuningSettings:
+        known = self.known_inits()
+        for init in self.inits:
+            if init not in known:
+                raise unknown_value(init, known, "initialization in finetuning.inits (add it to "
+                                                 "finetuning.registry to define it)")
+        if len(set(self.inits)) < len(self.inits):
+            raise ValueError(f"inits lists an initialization twice: {self.inits}")
+        return self
+
+
+class PretrainingSettings(TrainingSettings):
+    """The supervised initialization(s) of the ``mimic`` arm, trained on ``source``'s train split.
+
+    ``init``: what it starts from (the study: ImageNet-21k ViT-B/16). ``mode``: ``per_target`` (the
+    study: one model per target's label set, head kept) or ``shared`` (one model on the union of the
+    targets' label sets, a fresh head per target). ``label_set``: labels.yml set holding what each
+    target shares with the source.
+    """
+
+    source: str = "mimic"
+    init: str = "imagenet21k"
+    mode: Literal["per_target", "shared"] = "per_target"
+    label_set: str = "mimic_shared"
+
+    @model_validator(mode="after")
+    def _init(self) -> PretrainingSettings:
+        if self.init not in self.known_inits():
+            raise unknown_value(self.init, self.known_inits(), "initialization in pretraining.init")
+        return self
+
+
+__all__ = ["FinetuningSettings", "PretrainingSettings", "TrainingSettings", "train_config"]

@@ -1,0 +1,13 @@
+"""MLflow glue: the configuration (``mlflow.yaml``), child runs per cell, registered models, report artifacts.
+
+Nothing else in the project imports MLflow except the inference package; the configuration reaches the
+nodes explicitly (the ``tracking`` catalog dataset) and the project hook (parent runs).
+"""
+
+from .cells import track_cell
+from .config import CONFIG_FILE, TrackingConfig, flatten_params, git_commit, load_config, metric_name
+from .registry import register_model, takes_alias
+from .runs import EpochLogger, child_run, log_report
+
+__all__ = ["CONFIG_FILE", "EpochLogger", "TrackingConfig", "child_run", "flatten_params", "git_commit", "load_config",
+           "log_report", "metric_name", "register_model", "takes_alias", "track_cell"]

@@ -1,0 +1,76 @@
+"""MLflow runs of the training stages and the evaluation: child runs per cell, epoch metrics, report artifacts."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from .config import TrackingConfig, metric_name
+
+
+class EpochLogger:
+    """Training callback: every epoch's metrics to the active MLflow run, the epoch as step."""
+
+    def on_epoch_end(self, epoch: int, metrics: Mapping[str, Any]) -> None:
+        import mlflow
+
+        values = {metric_name(k): float(v) for k, v in metrics.items()
+                  if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(float(v))}
+        mlflow.log_metrics(values, step=epoch)
+
+
+class child_run:
+    """A run for one (stage, init, source) cell, nested under the ``kedro run``'s parent run when there is one.
+
+    With tracking disabled (``enabled: false`` in mlflow.yaml) it opens nothing and yields None.
+    """
+
+    def __init__(self, config: TrackingConfig, stage: str, *, init: str, source: str,
+                 extra_tags: Mapping[str, str] | None = None) -> None:
+        self.config = config
+        self.stage, self.init, self.source, self.extra = stage, init, source, dict(extra_tags or {})
+
+    def __enter__(self) -> Any:
+        if not self.config.enabled:
+            return None
+        import mlflow
+
+        mlflow.set_tracking_uri(self.config.tracking_uri)
+        parent = mlflow.active_run()
+        self.run = mlflow.start_run(run_name=f"{self.stage} {self.init}/{self.source}", nested=parent is not None)
+        tags = {"stage": self.stage, "init": self.init, "source": self.source, **self.extra}
+        if parent is not None:
+            tags["kedro.parent_run"] = parent.info.run_id
+        mlflow.set_tags(tags)
+        return self.run
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self.config.enabled:
+            import mlflow
+
+            mlflow.end_run(status="FAILED" if exc_type else "FINISHED")
+
+
+def log_report(config: TrackingConfig, outputs: Mapping[str, Any], *, prefix: str) -> None:
+    """Log a stage's tables (CSV), texts and figures as artifacts of the active MLflow run, if any."""
+    if not config.enabled:
+        return
+    import mlflow
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    if mlflow.active_run() is None:
+        return
+    for key, value in outputs.items():
+        if isinstance(value, pd.DataFrame) and len(value):
+            mlflow.log_text(value.to_csv(index=False), f"{prefix}/{key}.csv")
+        elif isinstance(value, str):
+            mlflow.log_text(value, f"{prefix}/{key}.md")
+        elif isinstance(value, Mapping):
+            for name, figure in value.items():
+                if isinstance(figure, Figure):
+                    mlflow.log_figure(figure, f"{prefix}/{name}")
+
+
+__all__ = ["EpochLogger", "child_run", "log_report"]
