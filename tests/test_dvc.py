@@ -15,7 +15,6 @@ import yaml
 
 from tests.conftest import REPO, TINY_DEMO
 
-pytestmark = pytest.mark.slow
 
 
 def _sh(*cmd: str, cwd: Path) -> str:
@@ -31,6 +30,21 @@ def _tree_hashes(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def test_committed_dvc_yaml_follows_the_demo_configuration() -> None:
+    """dvc.yaml is generated (`cxrinit-dvc --env demo`); a source or arm added without regenerating fails here."""
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    from cxrinit.dvc_stages import render, stages
+
+    bootstrap_project(REPO)
+    with KedroSession.create(project_path=REPO, env="demo") as session:
+        context = session.load_context()
+        roots = context.config_loader["globals"]["raw_roots"]
+        expected = render(stages(context.layout, roots, env="demo", project=REPO), "demo")
+    assert (REPO / "dvc.yaml").read_text() == expected, "dvc.yaml is stale: run `cxrinit-dvc --env demo`"
+
+
 def test_default_remote_is_a_local_folder() -> None:
     config = configparser.ConfigParser()
     config.read(REPO / ".dvc" / "config")
@@ -40,6 +54,7 @@ def test_default_remote_is_a_local_folder() -> None:
     assert "://" not in url, "the default remote must be a local directory"
 
 
+@pytest.mark.slow
 def test_repro_is_cached_and_push_pull_restores_identical_files(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -51,25 +66,29 @@ def test_repro_is_cached_and_push_pull_restores_identical_files(tmp_path: Path) 
     shutil.copytree(REPO / "src", repo / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     (repo / ".dvc").mkdir()
     shutil.copy2(REPO / ".dvc" / "config", repo / ".dvc" / "config")
+    # Two sources, one arm, one epoch: the test is about DVC, not learning. The stages follow the configuration.
+    kept = ("vindr", "padchest")
     demo = yaml.safe_load((repo / "conf/demo/parameters_demo.yml").read_text())
-    for source, sizes in TINY_DEMO["demo"]["sources"].items():
-        demo["demo"]["sources"][source].update(sizes)
+    demo["demo"]["sources"] = {s: {**demo["demo"]["sources"][s], **TINY_DEMO["demo"]["sources"][s]} for s in kept}
     demo["demo"]["workers"] = 1
     (repo / "conf/demo/parameters_demo.yml").write_text(yaml.safe_dump(demo))
-    # One arm, one epoch: the test is about DVC, not learning.
-    for stage, narrow in (("pretraining", {"targets": []}), ("finetuning", {"inits": ["random"]})):
-        path = repo / f"conf/demo/parameters_{stage}.yml"
-        params = yaml.safe_load(path.read_text())
-        params[stage]["train"]["epochs"] = 1
-        params[stage].update(narrow)
-        path.write_text(yaml.safe_dump(params))
+    sources = {"sources": {s: {"enabled": s in kept} for s in ("vindr", "nih", "chexpert", "mimic", "uka", "padchest")}}
+    (repo / "conf/demo/parameters_sources.yml").write_text(yaml.safe_dump(sources))
+    path = repo / "conf/demo/parameters_finetuning.yml"
+    params = yaml.safe_load(path.read_text())
+    params["finetuning"]["train"]["epochs"] = 1
+    params["finetuning"]["inits"] = ["random"]
+    path.write_text(yaml.safe_dump(params))
     remote = tmp_path / "remote"
 
     _sh("git", "init", "-q", cwd=repo)
     _sh("dvc", "remote", "modify", "--local", "local", "url", str(remote), cwd=repo)
+    assert "wrote" in _sh("cxrinit-dvc", "--env", "demo", cwd=repo)  # the documented regeneration
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())
+    assert set(stages["vars"][0]["sources"]) == set(kept) and "pretraining" not in stages["stages"]
     out = _sh("dvc", "repro", cwd=repo)
-    for stage in ("demo", "ingestion@vindr", "ingestion@padchest", "harmonization", "pretraining",
-                  "finetuning@vindr", "finetuning@mimic", "evaluation"):
+    for stage in ("demo", "ingestion@vindr", "ingestion@padchest", "harmonization", "finetuning@vindr",
+                  "finetuning@padchest", "evaluation"):
         assert f"Running stage '{stage}'" in out
 
     again = _sh("dvc", "repro", cwd=repo)
@@ -84,8 +103,9 @@ def test_repro_is_cached_and_push_pull_restores_identical_files(tmp_path: Path) 
 
     produced = {k: v for k, v in _tree_hashes(repo / "data").items() if not k.endswith((".gitkeep", ".gitignore"))}
     assert any(k.startswith("01_raw/demo/vindr/train/") for k in produced)
-    assert "05_model_input/nih/labels.parquet" in produced and "03_primary/uka/pixels/64/images.npy" in produced
+    assert "05_model_input/padchest/labels.parquet" in produced and "03_primary/vindr/pixels/64/images.npy" in produced
     assert "08_reporting/evaluation/study_table.md" in produced and "06_models/vindr/random.card.json" in produced
+    assert not any(k.startswith(("02_intermediate/nih", "06_models/mimic_init")) for k in produced)
 
     _sh("git", "add", "-A", cwd=repo)
     _sh("git", "commit", "-qm", "demo data", cwd=repo)

@@ -5,23 +5,41 @@ from __future__ import annotations
 from pathlib import Path
 
 import mlflow
-import pandas as pd
 import pytest
 from kedro.io import DatasetError
 
 from cxrinit import tracking
+from cxrinit.config import ConfigError
 from cxrinit.datasets import SourceRoot
+from cxrinit.hooks import RunRefused
 from tests.conftest import REPO, run_kedro
 
+SOURCES = ("vindr", "nih", "chexpert", "mimic", "uka", "padchest")
 
-def test_pipelines_are_discovered() -> None:
-    from kedro.framework.project import configure_project, pipelines
 
-    configure_project("cxrinit")
-    assert "demo" in pipelines
-    assert set(pipelines["__default__"].nodes) >= set(pipelines["demo"].nodes)
-    namespaces = {n.namespace for n in pipelines["demo"].nodes}
-    assert namespaces == {"vindr", "nih", "chexpert", "mimic", "uka", "padchest"}
+def test_pipelines_follow_the_environment(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The registered pipelines are those of the running environment's configuration, from any folder."""
+    from kedro.framework.project import pipelines
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    monkeypatch.chdir(project.parent)  # not the project folder: nothing may depend on the working directory
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project, env="demo") as session:
+        session.load_context()
+        assert {n.namespace for n in pipelines["demo"].nodes} == {f"demo.{s}" for s in SOURCES}
+        assert set(pipelines["__default__"].nodes) >= set(pipelines["demo"].nodes)
+    (project / "conf" / "local" / "parameters_finetuning.yml").write_text(
+        "finetuning:\n  inits: [random, mine]\n"
+        "  registry:\n    mine: {arch: vit_tiny_patch16_224, weights: none}\n")
+    with KedroSession.create(project_path=project) as session:  # the local environment, with an init of its own
+        session.load_context()
+        assert not set(pipelines["__default__"].nodes) & set(pipelines["demo"].nodes)
+        cells = {n.namespace for n in pipelines["finetuning"].nodes}
+        assert cells == {f"{s}.{i}" for s in SOURCES for i in ("random", "mine")}
+    with KedroSession.create(project_path=project, env="demo") as session:  # conf/local is not the demo's
+        session.load_context()
+        assert "vindr.mine" not in {n.namespace for n in pipelines["finetuning"].nodes}
 
 
 def test_repository_has_the_design_card_layout() -> None:
@@ -46,8 +64,6 @@ def test_source_root_missing_folder(tmp_path: Path) -> None:
 
 
 class _Tree:
-    enabled = True
-
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail
 
@@ -102,7 +118,7 @@ def test_flatten_params() -> None:
                     "view_map": "{'Frontal|PA': 'PA', '': 'OTHER'}"}
 
 
-def test_base_env_demo_leaves_roots_alone_and_opens_one_tagged_parent_run(
+def test_demo_is_refused_outside_the_demo_environment_and_writes_nothing(
     project: Path, monkeypatch: pytest.MonkeyPatch, _mlflow_store: Path
 ) -> None:
     monkeypatch.chdir(project)
@@ -110,17 +126,52 @@ def test_base_env_demo_leaves_roots_alone_and_opens_one_tagged_parent_run(
     real.mkdir()
     (real / "keep.dicom").write_bytes(b"real data")
     (project / "conf" / "local" / "globals.yml").write_text(f"raw_roots:\n  vindr: {real}\n")
-    run_kedro(project, pipeline="demo")
+    before = sorted(p.relative_to(project) for p in (project / "data").rglob("*"))
+    with pytest.raises(RunRefused, match="runs only in the demo environment: `kedro run --env demo"):
+        run_kedro(project, pipeline="demo")
     assert [p.name for p in real.iterdir()] == ["keep.dicom"]
-    assert pd.read_parquet(project / "data/01_raw/demo/vindr.truth.parquet").empty
+    assert sorted(p.relative_to(project) for p in (project / "data").rglob("*")) == before  # no answer key wiped
 
+
+def test_a_study_run_without_roots_lists_every_missing_one_before_anything_runs(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project)
+    before = sorted(p.relative_to(project) for p in (project / "data").rglob("*"))
+    with pytest.raises(RunRefused) as err:
+        run_kedro(project)
+    message = str(err.value)
+    for source in SOURCES:
+        assert f"{source}: no raw_roots.{source} is set (format {source}: a folder holding" in message
+    assert "Set raw_roots.<source> in conf/local/globals.yml" in message
+    assert sorted(p.relative_to(project) for p in (project / "data").rglob("*")) == before
+
+
+def test_bad_settings_stop_the_run_before_the_first_node(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(project)
+    with pytest.raises(ConfigError, match=r"`evaluation.n_resample` \(from --params\): unknown key "
+                                          r"\(did you mean `n_resamples`\?\)"):
+        run_kedro(project, env="demo", pipeline="demo", params={"evaluation": {"n_resample": 10}})
+    assert not (project / "data" / "01_raw" / "demo").exists()
+
+
+def test_parent_run_is_tagged_and_holds_the_resolved_parameters(
+    project: Path, monkeypatch: pytest.MonkeyPatch, _mlflow_store: Path
+) -> None:
+    monkeypatch.chdir(project)
+    params = {"demo": {"workers": 1, "n_broken": 1, "sources": {s: {"n_patients": 3} for s in SOURCES}}}
+    run_kedro(project, env="demo", pipeline="demo", params=params, namespaces=["demo.vindr"])
     mlflow.set_tracking_uri(f"sqlite:///{_mlflow_store / 'mlflow.db'}")
     runs = mlflow.search_runs(experiment_names=["cxrinit"])
     assert len(runs) == 1
     run = runs.iloc[0]
     assert run["status"] == "FINISHED"
     assert run["tags.kedro.pipeline"] == "demo"
-    assert run["tags.kedro.env"] == "local"
+    assert run["tags.kedro.env"] == "demo"
+    assert run["tags.kedro.namespaces"] == "demo.vindr"
     assert run["tags.stage"] == "kedro_run"
     assert len(run["tags.mlflow.source.git.commit"]) >= 7
-    assert run["params.demo.enabled"] == "False"
+    assert run["params.demo.enabled"] == "True" and run["params.demo.sources.vindr.n_patients"] == "3"
+    assert "params.labels.version" not in runs.columns  # the ontology is an artifact, not 300 parameters
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run["run_id"], "config")}
+    assert artifacts == {"config/labels.yml"}

@@ -16,6 +16,7 @@ import pandas as pd
 import pydicom
 import pytest
 from imagingfiles import chest_like, dicom_bytes, dicom_dataset, jpeg_bytes, png_bytes, pydicom_file, write
+from poolworkers import crash_on_boom, died, noop_init
 
 from cxrinit.imaging import PixelStore, Status, StoreMismatchError, build_store
 from cxrinit.imaging.process import ProcessedImage
@@ -226,31 +227,12 @@ def test_items_are_validated(tmp_path):
         build_store(pd.DataFrame({"image_id": ["a"], "path": ["x.png"]}), tmp_path, tmp_path / "s", sizes=(0,))
 
 
-def _noop_init(*args: object) -> None:
-    pass
-
-
-def _crash_on_boom(chunk: list[tuple[int, str]]) -> list[tuple[int, ProcessedImage]]:
-    out = []
-    for row, payload in chunk:
-        if payload == "boom":
-            os._exit(3)  # what a segfaulting native decoder looks like from the parent
-        if payload == "bug":
-            raise ZeroDivisionError("a bug in our code")
-        out.append((row, ProcessedImage(Status.OK, payload)))
-    return out
-
-
-def _died(row: int, payload: str) -> ProcessedImage:
-    return ProcessedImage(Status.DECODE_ERROR, f"{payload}: process died")
-
-
 def test_a_worker_crash_quarantines_only_the_culprit():
     chunks = [[(0, "a"), (1, "b")], [(2, "boom"), (3, "c")], [(4, "d"), (5, "e")], [(6, "f")], [(7, "boom")]]
-    results = dict(run_pool(chunks, 2, _crash_on_boom, _noop_init, (), on_crash=_died))
+    results = dict(run_pool(chunks, 2, crash_on_boom, noop_init, (), on_crash=died))
     assert sorted(results) == list(range(8))
     assert {r for r, res in results.items() if res.status is Status.DECODE_ERROR} == {2, 7}
     assert results[2].detail == "boom: process died"
     assert all(results[r].detail == p for r, p in enumerate("ab_cdef") if p != "_")
     with pytest.raises(RuntimeError, match="ZeroDivisionError"):  # our bugs are raised, not quarantined
-        list(run_pool([[(0, "a")], [(1, "bug")]], 2, _crash_on_boom, _noop_init, (), on_crash=_died))
+        list(run_pool([[(0, "a")], [(1, "bug")]], 2, crash_on_boom, noop_init, (), on_crash=died))

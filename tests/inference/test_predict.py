@@ -57,13 +57,14 @@ def reg(tmp_path_factory: pytest.TempPathFactory) -> Registered:
     contract = InputContract(3, 32, (0.5, 0.45, 0.4), (0.25, 0.2, 0.3), "init")
     ok_ids = [i for i, s in zip(ids, expected.values()) if s == "ok"]
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    shutil.copy(REPO / "mlflow.yaml", root / "mlflow.yaml")  # register_model reads the alias name from it
+    shutil.copy(REPO / "mlflow.yaml", root / "mlflow.yaml")
     reference = {}
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
         mp.setenv("MLFLOW_TRACKING_URI", uri)
         mp.setenv("MLFLOW_REQUIREMENTS_INFERENCE_TIMEOUT", "1")  # skip pip inference (10 s): default requirements
         mlflow.set_tracking_uri(uri)
+        config = tracking.load_config(root)  # register_model reads the alias name from it
         try:
             experiment = mlflow.create_experiment("inference-test", artifact_location=(root / "mlartifacts").as_uri())
             for version, seed, score in (("1", 0, 0.7), ("2", 1, 0.6)):  # v2 scores lower: the alias stays on v1
@@ -71,8 +72,10 @@ def reg(tmp_path_factory: pytest.TempPathFactory) -> Registered:
                 probs = training_predict(model, store, ok_ids, contract, batch_size=2, device="cpu", precision="fp32")
                 reference[version] = pd.DataFrame(probs, index=ok_ids, columns=PROBS)
                 with mlflow.start_run(experiment_id=experiment):
-                    out = tracking.register_model(model, name=NAME, contract=contract.to_dict(), findings=FINDINGS,
-                                                  score=score, lineage={"init": "tiny", "source": "test"},
+                    out = tracking.register_model(config, model, name=NAME, contract=contract.to_dict(),
+                                                  findings=FINDINGS,
+                                                  selection={"metric": "val_auroc_mean", "value": score, "epoch": 1},
+                                                  lineage={"init": "tiny", "source": "test"},
                                                   preprocessing=store_preprocessing(root / "store", STORE_SIZE))
                 assert out["version"] == version
         finally:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import TINY_DEMO, run_kedro
+from tests.conftest import TINY_DEMO, copy_project, run_kedro
 
 SOURCES = ("vindr", "nih", "chexpert", "mimic", "uka", "padchest")
 #: One metadata file per source that proves the native layout was written.
@@ -28,11 +28,17 @@ def _hashes(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+@pytest.fixture(scope="module")
+def demo_run(tiny_demo: Path) -> Path:
+    """The session's tiny demo (generated once): read it, never write it."""
+    return tiny_demo / "data" / "01_raw" / "demo"
+
+
 @pytest.fixture
-def demo_run(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def project_copy(tiny_demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    project = copy_project(tiny_demo, tmp_path / "project")
     monkeypatch.chdir(project)
-    run_kedro(project, env="demo", pipeline="demo", params=TINY_DEMO)
-    return project / "data" / "01_raw" / "demo"
+    return project
 
 
 def test_demo_writes_six_native_trees_with_answer_keys(demo_run: Path) -> None:
@@ -48,20 +54,16 @@ def test_demo_writes_six_native_trees_with_answer_keys(demo_run: Path) -> None:
     assert not list(demo_run.glob("*.partial"))
 
 
-def test_demo_is_deterministic_and_only_namespaced_sources_rerun(
-    demo_run: Path, project: Path, tmp_path: Path
-) -> None:
-    first = {s: _hashes(demo_run / s) for s in SOURCES}
-    keep = tmp_path / "uka"
-    shutil.copytree(demo_run / "uka", keep)
-    shutil.rmtree(demo_run / "nih")
-    run_kedro(project, env="demo", pipeline="demo", params=TINY_DEMO, namespaces=["nih"])
-    assert _hashes(demo_run / "nih") == first["nih"]
-    assert _hashes(demo_run / "uka") == _hashes(keep)
+def test_demo_is_deterministic_and_only_namespaced_sources_rerun(demo_run: Path, project_copy: Path) -> None:
+    raw = project_copy / "data" / "01_raw" / "demo"
+    uka = _hashes(raw / "uka")
+    shutil.rmtree(raw / "nih")
+    run_kedro(project_copy, env="demo", pipeline="demo", params=TINY_DEMO, namespaces=["demo.nih"])
+    assert _hashes(raw / "nih") == _hashes(demo_run / "nih")  # the same seed gives the same bytes
+    assert _hashes(raw / "uka") == uka
 
 
-def test_demo_seed_changes_the_data(demo_run: Path, project: Path) -> None:
-    before = _hashes(demo_run / "vindr")
+def test_demo_seed_changes_the_data(demo_run: Path, project_copy: Path) -> None:
     params = {"demo": {**TINY_DEMO["demo"], "seed": 7}}
-    run_kedro(project, env="demo", pipeline="demo", params=params, namespaces=["vindr"])
-    assert _hashes(demo_run / "vindr") != before
+    run_kedro(project_copy, env="demo", pipeline="demo", params=params, namespaces=["demo.vindr"])
+    assert _hashes(project_copy / "data/01_raw/demo/vindr") != _hashes(demo_run / "vindr")

@@ -61,7 +61,7 @@ def test_one_namespace_and_view_filter_are_reported(ingested: Path, tmp_path: Pa
     project = copy_project(ingested, tmp_path / "project")
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(project)
-        params = {"ingestion": {"sources": {"mimic": {"views": ["PA", "AP"]}}}}
+        params = {"sources": {"mimic": {"views": ["PA", "AP"]}}}
         before = (project / "data/08_reporting/ingestion/nih_report.parquet").stat().st_mtime_ns
         run_kedro(project, env="demo", pipeline="ingestion", namespaces=["mimic"], params=params)
     assert (project / "data/08_reporting/ingestion/nih_report.parquet").stat().st_mtime_ns == before

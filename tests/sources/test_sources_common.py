@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 from sourcefiles import lines, write
 
-from cxrinit.sources import (DEFAULT_VIEW_MAPS, MANIFEST_COLUMNS, SOURCES, SourceFormatError, read_source)
+from cxrinit.sources import (FORMATS, MANIFEST_COLUMNS, VIEWS, SourceFormatError, get_format, read_source,
+                             register_source)
 from cxrinit.sources.base import check_paths
 from cxrinit.sources.terms import parse_cell, parse_terms
 from cxrinit.sources.views import apply_view_map, check_view_map
@@ -52,7 +53,7 @@ def test_parse_terms_counts_rows_not_distinct_cells():
 
 def test_view_map_exact_glob_blank_unknown():
     native = pd.Series(["Frontal|AP", "Frontal|RL", "Lateral", None, "Oblique"], dtype="str")
-    view, unknown = apply_view_map(native, {**DEFAULT_VIEW_MAPS["chexpert"], "": "OTHER"})
+    view, unknown = apply_view_map(native, {**get_format("chexpert").view_map, "": "OTHER"})
     assert view.tolist()[:4] == ["AP", "OTHER", "LATERAL", "OTHER"]
     assert unknown.tolist() == [False, False, False, False, True]
     with pytest.raises(ValueError, match="targets must be one of"):
@@ -68,11 +69,25 @@ def test_check_paths():
     assert normalized.tolist()[9] == "a/..b.png"
 
 
-def test_registry():
-    assert set(SOURCES) == {"vindr", "nih", "chexpert", "mimic", "uka", "padchest", "folder"}
-    assert set(DEFAULT_VIEW_MAPS) == set(SOURCES)
-    with pytest.raises(ValueError, match="unknown source 'cxr'"):
-        read_source("cxr", ".")
+def test_every_reader_module_registers_its_format_once():
+    assert set(FORMATS) == {"vindr", "nih", "chexpert", "mimic", "uka", "padchest", "folder"}
+    for fmt in FORMATS.values():
+        assert fmt.layout and set(fmt.view_map.values()) <= set(VIEWS), fmt.name
+    # the study: every public dataset but MIMIC itself is a MIMIC-pretraining target; a user's folder is not
+    assert {f.name for f in FORMATS.values() if f.mimic_target} == {"vindr", "nih", "chexpert", "uka", "padchest"}
+    assert get_format("uka").options == {"labels_file": "labels.csv", "image_dir": "images", "image_ext": ".dcm"}
+    with pytest.raises(ValueError, match="registered twice"):
+        register_source("nih", view_map={}, layout="x")(lambda root, *, view_map=None, source="x": None)
+    with pytest.raises(ValueError, match="unknown source format 'vindrr' \\(did you mean 'vindr'\\?\\)"):
+        read_source("vindrr", ".")
+
+
+def test_read_source_names_the_dataset_and_checks_reader_options(tmp_path):
+    write(tmp_path / "mine.csv", "path,patient_id,finding\na.png,p1,1\n")
+    table = read_source("folder", tmp_path, source="hospital_a", labels_file="mine.csv")
+    assert set(table.manifest["source"]) == {"hospital_a"}
+    with pytest.raises(TypeError, match="unknown reader option 'label_file' \\(did you mean 'labels_file'\\?\\)"):
+        read_source("folder", tmp_path, label_file="mine.csv")
 
 
 def test_blank_lines_keep_line_numbers_and_parquet_round_trip(tmp_path):

@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 import torch.multiprocessing as mp
 
@@ -19,6 +20,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_process_ddp_on_cpu(dataset, tmp_path: Path) -> None:
     root = tmp_path / "store"  # the dataset fixture wrote the store here
     mp.spawn(worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from safetensors import safe_open
 from cxrinit.models import build_model
 from cxrinit.training import TrainConfig, assemble_split, fit
 from cxrinit.training.checkpoint import load_state
+from cxrinit.training.loop import Selection
 from trainingdata import TINY_INIT
 
 CFG = TrainConfig.preset("default", epochs=3, batch_size=12, lr=2e-3, deterministic=True, precision="fp32",
@@ -87,11 +89,14 @@ def test_checkpoint_contents_selection_and_callbacks(dataset, tmp_path: Path) ->
             "config"} <= set(state)
     assert {"python", "numpy", "torch"} <= set(state["rng"]) and len(state["history"]) == 3
     scores = [h["val_auroc_mean"] for h in result.history]
-    assert result.best_epoch == int(np.argmax(scores)) + 1 and result.best_score == max(scores)
+    assert result.best_epoch == int(np.argmax(scores)) + 1
+    assert result.selection.metric == "val_auroc_mean" and result.selection.value == max(scores)
+    assert result.history[-1]["best_val_auroc_mean"] == max(scores)
     with safe_open(str(result.best_weights), "pt") as f:
         meta = f.metadata()
         assert json.loads(meta["labels"]) == ["cardiomegaly", "effusion", "pneumothorax"]
         assert int(meta["epoch"]) == result.best_epoch
+        assert json.loads(meta["selection"]) == {"metric": "val_auroc_mean", "value": max(scores)}
         assert all(torch.equal(f.get_tensor(k), v) for k, v in model.state_dict().items())
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporaries
 
@@ -120,3 +125,20 @@ def test_gradient_accumulation_matches_the_full_batch(dataset, tmp_path: Path) -
     parts, _ = train(dataset, tmp_path / "parts", TrainConfig.preset("paper", grad_accum=3, **base))
     for (k, a), b in zip(whole.state_dict().items(), parts.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-5), k  # equal up to float summation order
+
+
+def test_selection_says_which_metric_chose_the_epoch(dataset, tmp_path: Path) -> None:
+    store, tr, va = splits_of(dataset)
+    cfg = TrainConfig.preset("paper", epochs=3, batch_size=12, lr=1e-3, deterministic=True)
+    # No validation split (the study's preset): the last epoch is kept and there is no score — never the epoch count.
+    model, contract = build_model(TINY_INIT, 3, 32, labels=tr.findings, seed=0)
+    result = fit(model, contract, store, tr, None, cfg, tmp_path / "noval", device="cpu")
+    assert result.selection == Selection("last_epoch", None, 3) and result.best_epoch == 3
+    assert not any(k.startswith("best_val") for k in result.history[-1])
+    # A validation split where no finding has both classes: the loss selects (lower is better).
+    one_class = replace(va, labels=np.zeros_like(va.labels))
+    model, contract = build_model(TINY_INIT, 3, 32, labels=tr.findings, seed=0)
+    result = fit(model, contract, store, tr, one_class, cfg, tmp_path / "loss", device="cpu")
+    losses = [h["val_loss"] for h in result.history]
+    assert result.selection.metric == "val_loss" and result.selection.value == min(losses)
+    assert result.best_epoch == int(np.argmin(losses)) + 1

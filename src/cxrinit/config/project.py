@@ -63,6 +63,9 @@ def cross_check(settings: ProjectSettings, ontology: Ontology) -> list[tuple[tup
     """Problems that span blocks, as (key path, message): every name must exist where it is looked up."""
     problems: list[tuple[tuple[str, ...], str]] = []
     sources = settings.enabled_sources()
+    if not sources:
+        problems.append((("sources",), "no source is enabled: the study needs at least one dataset "
+                         "(conf/base/parameters_sources.yml)"))
     for name in sources:
         if name not in ontology.sources:
             problems.append((("sources", name), f"no labels for this source: add sources.{name}, policies.{name} "

@@ -6,7 +6,7 @@ import re
 from dataclasses import fields
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from cxrinit.models.registry import BUILTIN_INITS, InitSpec, init_spec
 
@@ -16,13 +16,14 @@ DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
 def train_config(preset: str, train: dict[str, Any]) -> Any:
-    """``TrainConfig.preset(preset, **train)``; an unknown option becomes an ``unknown_key`` error at ``train.<key>``."""
+    """``TrainConfig.preset(preset, **train)``; an unknown option becomes an ``unknown_key`` error (for a
+    validator of the ``train`` field: the error's location is the field, the key path is appended)."""
     from cxrinit.training.config import TrainConfig, UnknownOptionError
 
     try:
         return TrainConfig.preset(preset, **train)
     except UnknownOptionError as err:
-        raise unknown_key(err.path[-1], err.known, within=("train", *err.path[:-1])) from None
+        raise unknown_key(err.path[-1], err.known, within=err.path[:-1]) from None
 
 
 class TrainingSettings(Settings):
@@ -65,10 +66,11 @@ class TrainingSettings(Settings):
             init_spec({"name": name, **entry})  # ValueError names the init and the bad field
         return registry
 
-    @model_validator(mode="after")
-    def _train(self) -> TrainingSettings:
-        self.train_config()
-        return self
+    @field_validator("train")
+    @classmethod
+    def _train(cls, train: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        train_config(info.data.get("preset", "default"), train)
+        return train
 
     def train_config(self) -> Any:
         """The :class:`~cxrinit.training.TrainConfig` of ``preset`` with ``train`` over it."""

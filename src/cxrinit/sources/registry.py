@@ -80,12 +80,12 @@ def suggest(name: str, known: list[str] | tuple[str, ...] | Mapping[str, Any]) -
 
 
 def get_format(name: str) -> SourceFormat:
-    """The registered format ``name``; ``KeyError`` naming the known formats (and the closest) otherwise."""
+    """The registered format ``name``; ``ValueError`` naming the known formats (and the closest) otherwise."""
     try:
         return FORMATS[name]
     except KeyError:
-        raise KeyError(f"unknown source format {name!r}{suggest(name, FORMATS)}; registered formats: "
-                       f"{', '.join(sorted(FORMATS))}") from None
+        raise ValueError(f"unknown source format {name!r}{suggest(name, FORMATS)}; registered formats: "
+                         f"{', '.join(sorted(FORMATS))}") from None
 
 
 def read_source(format: str, root: str | Path, *, source: str | None = None,

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import pandas as pd
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from cxrinit.models import InputContract, build_model, describe, init_spec
 
@@ -64,10 +64,13 @@ class CellConfig(BaseModel):
     def _table(cls, value: Any) -> Any:
         return Path(value) if isinstance(value, str) else value
 
-    @model_validator(mode="after")
-    def _check_train(self) -> CellConfig:
-        self.train_config()
-        return self
+    @field_validator("train")
+    @classmethod
+    def _check_train(cls, train: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from cxrinit.config.training import train_config
+
+        train_config(info.data.get("preset", "default"), train)
+        return train
 
     def train_config(self) -> TrainConfig:
         """The preset with ``train`` over it; an unknown option is an error naming the closest one."""

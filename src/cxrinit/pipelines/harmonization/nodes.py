@@ -49,6 +49,10 @@ def summarize_labels(**reports: pd.DataFrame) -> tuple[pd.DataFrame, Figure]:
 
 
 def summarize_drops(**dropped: pd.DataFrame) -> pd.DataFrame:
-    """Images dropped by harmonization (keyed by source), counted per source and reason."""
-    table = pd.concat([d for d in dropped.values() if len(d)], ignore_index=True)
+    """Images dropped by harmonization (keyed by source), counted per source and reason (none: an empty table)."""
+    parts = [d for d in dropped.values() if len(d)]
+    if not parts:
+        return pd.DataFrame({"source": pd.Series(dtype=str), "reason": pd.Series(dtype=str),
+                             "images": pd.Series(dtype="int64")})
+    table = pd.concat(parts, ignore_index=True)
     return table.groupby(["source", "reason"]).size().rename("images").reset_index()

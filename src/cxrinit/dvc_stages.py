@@ -1,0 +1,133 @@
+"""``cxrinit-dvc``: write ``dvc.yaml`` from the study layout of a Kedro environment.
+
+The DVC stages follow the configuration like the pipelines do: one ``ingestion@<source>`` and one
+``finetuning@<source>`` stage per enabled source, the pretraining stage when the ``mimic`` arm is
+configured, the demo stage where the demo is enabled. Each stage calls ``kedro run`` for its
+pipeline (and namespace) and lists its code, parameter and data dependencies and its outputs (the
+folders of conf/base/catalog.yml's layout). Regenerate after changing sources or arms::
+
+    cxrinit-dvc --env demo          # the committed dvc.yaml (the demo)
+    cxrinit-dvc --env local         # your environment: real roots, your sources and arms
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cxrinit.pipelines.layout import StudyLayout
+
+#: Where the catalog (conf/base/catalog.yml) writes each source's outputs, per stage.
+INTERMEDIATE, PRIMARY, MODEL_INPUT = "data/02_intermediate", "data/03_primary", "data/05_model_input"
+MODELS, MODEL_OUTPUT, REPORTING = "data/06_models", "data/07_model_output", "data/08_reporting"
+CODE = {
+    "demo": ["src/cxrinit/demo", "src/cxrinit/pipelines/demo", "src/cxrinit/datasets/source_root.py"],
+    "ingestion": ["src/cxrinit/sources", "src/cxrinit/imaging", "src/cxrinit/datasets/pixel_store.py",
+                  "src/cxrinit/pipelines/ingestion"],
+    "harmonization": ["src/cxrinit/labels", "src/cxrinit/pipelines/harmonization"],
+    "pretraining": ["src/cxrinit/models", "src/cxrinit/training", "src/cxrinit/tracking",
+                    "src/cxrinit/pipelines/pretraining", "src/cxrinit/pipelines/cells.py"],
+    "finetuning": ["src/cxrinit/models", "src/cxrinit/training", "src/cxrinit/tracking",
+                   "src/cxrinit/pipelines/finetuning", "src/cxrinit/pipelines/cells.py"],
+    "evaluation": ["src/cxrinit/evaluation", "src/cxrinit/pipelines/evaluation"],
+}
+HEADER = """\
+# DVC stages of environment {env!r}, generated from its configuration by `cxrinit-dvc --env {env}`:
+# regenerate after changing sources or arms (conf/*/parameters_{{sources,finetuning}}.yml), never edit.
+# Each stage calls `kedro run` for its pipeline; `dvc repro` reruns what changed, `dvc push/pull` moves the
+# outputs to and from the remote (.dvc/config).
+"""
+
+
+def _envs(env: str) -> list[str]:
+    return ["base"] if env == "base" else ["base", env]
+
+
+def _params(project: Path, env: str, block: str, keys: list[str] | None = None) -> list[dict[str, list[str]]]:
+    """``params`` entries for ``block`` in base's and the environment's parameter files that hold it."""
+    out = []
+    for folder in _envs(env):
+        rel = Path("conf") / folder / f"parameters_{block}.yml"
+        if (project / rel).is_file() and block in (yaml.safe_load((project / rel).read_text()) or {}):
+            out.append({rel.as_posix(): keys or [block]})
+    return out
+
+
+def stages(layout: StudyLayout, roots: dict[str, str | None], *, env: str, project: Path) -> dict[str, Any]:
+    """The ``dvc.yaml`` document of ``layout`` (``roots``: each source's raw folder, from ``raw_roots``)."""
+    run = f"kedro run --env {env} --pipelines"
+    sources = {s: {"root": roots.get(s) or f"data/01_raw/{s}"} for s in layout.sources}
+    labels = [f"conf/{folder}/labels.yml" for folder in _envs(env)
+              if (project / "conf" / folder / "labels.yml").is_file()]
+    doc: dict[str, Any] = {"vars": [{"sources": sources}], "stages": {}}
+    st = doc["stages"]
+    if layout.demo_enabled:
+        folders = sorted({str(Path(sources[s]["root"]).parent) for s in layout.demo_sources if s in sources})
+        st["demo"] = {"cmd": f"{run} demo", "deps": CODE["demo"], "params": _params(project, env, "demo"),
+                      "outs": folders}
+    st["ingestion"] = {"foreach": "${sources}", "do": {
+        "cmd": f"{run} ingestion --namespaces ${{key}}",
+        "deps": ["${item.root}", *CODE["ingestion"]],
+        "params": [*_params(project, env, "ingestion"), *_params(project, env, "sources", ["sources.${key}"])],
+        "outs": [f"{INTERMEDIATE}/${{key}}", f"{PRIMARY}/${{key}}",
+                 *(f"{REPORTING}/ingestion/${{key}}_{part}" for part in ("report.parquet", "counts.csv",
+                                                                          "summary.md"))]}}
+    st["harmonization"] = {
+        "cmd": f"{run} harmonization",
+        "deps": [*(f"{INTERMEDIATE}/{s}" for s in sources), *(f"{PRIMARY}/{s}" for s in sources), *labels,
+                 *CODE["harmonization"]],
+        "params": _params(project, env, "harmonization"),
+        "outs": [*(f"{MODEL_INPUT}/{s}" for s in sources), f"{REPORTING}/harmonization"]}
+    if layout.pretraining_cells():
+        source = layout.pretraining_source
+        st["pretraining"] = {
+            "cmd": f"{run} pretraining",
+            "deps": [f"{PRIMARY}/{source}", f"{MODEL_INPUT}/{source}", *labels, *CODE["pretraining"]],
+            "params": _params(project, env, "pretraining"), "outs": [f"{MODELS}/mimic_init"]}
+    st["finetuning"] = {"foreach": "${sources}", "do": {
+        "cmd": f"{run} finetuning --namespaces ${{key}}",
+        "deps": [f"{PRIMARY}/${{key}}", f"{MODEL_INPUT}/${{key}}", *labels, *CODE["finetuning"],
+                 *([f"{MODELS}/mimic_init"] if layout.pretraining_cells() else [])],
+        "params": _params(project, env, "finetuning"),
+        "outs": [f"{MODELS}/${{key}}", f"{MODEL_OUTPUT}/${{key}}"]}}
+    st["evaluation"] = {
+        "cmd": f"{run} evaluation",
+        "deps": [*(f"{MODEL_OUTPUT}/{s}" for s in sources), *CODE["evaluation"]],
+        "params": _params(project, env, "evaluation"),
+        "outs": [f"{MODEL_OUTPUT}/evaluation", f"{REPORTING}/evaluation"]}
+    return doc
+
+
+def render(doc: dict[str, Any], env: str) -> str:
+    return HEADER.format(env=env) + yaml.safe_dump(doc, sort_keys=False, width=120)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cxrinit-dvc", description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="local", help="the Kedro environment whose configuration the stages follow")
+    parser.add_argument("--project", type=Path, default=Path.cwd(), help="the project folder (default: here)")
+    parser.add_argument("--output", default="dvc.yaml", help="file to write, relative to the project; - for stdout")
+    args = parser.parse_args(argv)
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    project = args.project.resolve()
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project, env=args.env) as session:
+        context = session.load_context()
+        roots = dict(context.config_loader["globals"].get("raw_roots") or {})
+        text = render(stages(context.layout, roots, env=args.env, project=project), args.env)
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        (project / args.output).write_text(text)
+        print(f"wrote {project / args.output} ({len(context.layout.sources)} sources, env {args.env})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

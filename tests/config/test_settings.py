@@ -1,0 +1,128 @@
+"""Typed settings: every block validated before anything runs; a bad key is named with its origin and fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from kedro.config import OmegaConfigLoader
+
+from cxrinit.config import (ConfigError, ConfigOrigins, EvaluationSettings, FinetuningSettings, IngestionSettings,
+                            ProjectSettings, validate_parameters)
+from cxrinit.imaging import Recipe
+from cxrinit.settings import CONFIG_LOADER_ARGS
+from tests.conftest import REPO
+
+CONF = REPO / "conf"
+
+
+def parameters(env: str | None = "base", runtime: dict | None = None, conf: Path = CONF) -> dict:
+    """The resolved parameters of ``env``, as the project's Kedro context sees them."""
+    return OmegaConfigLoader(str(conf), env=env, runtime_params=runtime, **CONFIG_LOADER_ARGS)["parameters"]
+
+
+def problems(raw: dict, env: str | None = "base", runtime: dict | None = None, conf: Path = CONF) -> list[str]:
+    with pytest.raises(ConfigError) as err:
+        validate_parameters(raw, origin=ConfigOrigins(conf, env, runtime, relative_to=conf.parent), env=env)
+    return err.value.problems
+
+
+@pytest.mark.parametrize("env", ["base", "demo", "local"])
+def test_shipped_configuration_is_valid(env: str) -> None:
+    settings, ontology = validate_parameters(parameters(env))
+    assert list(settings.enabled_sources()) == ["vindr", "nih", "chexpert", "mimic", "uka", "padchest"]
+    assert set(settings.enabled_sources()) <= set(ontology.sources)
+
+
+def test_base_configuration_states_the_defaults() -> None:
+    """conf/base documents every setting with the value the models default to: defaults live in one place."""
+    raw = parameters("base")
+    settings, _ = validate_parameters(raw)
+    for block in ("ingestion", "harmonization", "pretraining", "finetuning", "evaluation", "demo"):
+        assert getattr(settings, block) == type(getattr(settings, block))(), block
+    for block in ("ingestion", "harmonization", "pretraining", "finetuning", "evaluation"):  # the demo: conf/demo
+        assert set(raw[block]) == set(type(getattr(settings, block)).model_fields), block
+
+
+def test_unknown_key_from_params_names_origin_and_closest_key() -> None:
+    runtime = {"evaluation": {"n_resample": 10}}
+    (problem,) = problems(parameters("demo", runtime), "demo", runtime)
+    assert problem.startswith("`evaluation.n_resample` (from --params): unknown key (did you mean `n_resamples`?)")
+    assert "valid keys: preset, n_resamples, seed" in problem
+
+
+def test_problems_in_files_name_the_file_and_are_all_reported(tmp_path: Path) -> None:
+    conf = tmp_path / "conf"
+    (conf / "base").mkdir(parents=True)
+    for path in (CONF / "base").glob("*.yml"):
+        (conf / "base" / path.name).write_text(path.read_text())
+    (conf / "mine").mkdir()
+    (conf / "mine" / "parameters_finetuning.yml").write_text(yaml.safe_dump(
+        {"finetuning": {"inits": ["dinov2", "imagnet21k"], "train": {"epochs": 0, "bach_size": 8}}}))
+    (conf / "mine" / "parameters_ingestion.yml").write_text(yaml.safe_dump({"ingestion": {"recipe": {"fitt": "x"}}}))
+    (conf / "mine" / "parameters_evaluation.yml").write_text(yaml.safe_dump({"evaluation": {"ci": 95}}))
+    (conf / "mine" / "parameters_sources.yml").write_text(yaml.safe_dump(
+        {"sources": {"mine": {"format": "foldr"}, "vindr": {"options": {"image_extt": ".dcm"}}}}))
+    found = problems(parameters("mine", conf=conf), "mine", conf=conf)
+    text = "\n".join(found)
+    assert ("`finetuning.train.bach_size` (from conf/mine/parameters_finetuning.yml): unknown key "
+            "(did you mean `batch_size`?)") in text
+    assert ("`ingestion.recipe.fitt` (from conf/mine/parameters_ingestion.yml): unknown key "
+            "(did you mean `fit`?)") in text
+    assert "`evaluation.ci` (from conf/mine/parameters_evaluation.yml): Input should be less than 1" in text
+    assert "`sources.mine.format` (from conf/mine/parameters_sources.yml): unknown source format 'foldr' " \
+           "(did you mean `folder`?)" in text
+    # one problem per block at least, each on its own line, naming the environment
+    assert len(found) >= 4
+    with pytest.raises(ConfigError, match=r"invalid settings \(environment 'mine'\); nothing has run"):
+        validate_parameters(parameters("mine", conf=conf), env="mine")
+
+
+@pytest.mark.parametrize("block, raw, message", [
+    (FinetuningSettings, {"inits": ["dinov3"]}, "unknown initialization in finetuning.inits"),
+    (FinetuningSettings, {"train": {"epochs": 0}}, "epochs must be >= 1"),
+    (FinetuningSettings, {"registry": {"mine": {"arch": "vit_small_patch16_224", "fiel": "w.pt"}}},
+     "unknown key (did you mean `file`?)"),
+    (FinetuningSettings, {"device": "gpu"}, "use auto, cpu, cuda"),
+    (EvaluationSettings, {"n_resamples": 0}, "greater than or equal to 1"),
+    (EvaluationSettings, {"threshold": "youden"}, "Input should be 'val_youden' or 'test_youden_per_resample'"),
+    (IngestionSettings, {"sizes": [224, 8]}, "sizes must be within [16, 4096]"),
+    (IngestionSettings, {"views": ["FRONTAL"]}, "Input should be 'PA', 'AP', 'LATERAL' or 'OTHER'"),
+])
+def test_impossible_values(block, raw: dict, message: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as err:
+        block.model_validate(raw)
+    from cxrinit.config.base import describe
+
+    assert message in "\n".join(describe(err.value, block))
+
+
+def test_presets_apply_where_the_settings_are_built() -> None:
+    paper = EvaluationSettings.model_validate({"preset": "paper", "n_resamples": 10})
+    assert (paper.threshold, paper.strict_threshold, paper.adjustment, paper.n_resamples) == \
+        ("test_youden_per_resample", True, "none", 10)
+    ingestion = IngestionSettings.model_validate({"recipe": {"preset": "paper", "fit": "letterbox"}})
+    assert ingestion.recipe == Recipe.paper(fit="letterbox")
+    finetuning = FinetuningSettings.model_validate({"preset": "paper", "train": {"epochs": 3}})
+    assert finetuning.train_config().epochs == 3 and finetuning.train_config().weight_decay == 0.0
+
+
+def test_names_that_span_blocks_are_checked() -> None:
+    raw = parameters("base")
+    raw["sources"]["mine"] = {"format": "folder"}                       # no labels for it
+    raw["harmonization"] = {**raw["harmonization"], "preset": "papr", "policy_overrides": {"vinder": {}}}
+    raw["sources"]["mimic"] = {"enabled": False}                         # but mimic is an arm
+    text = "\n".join(problems(raw))
+    assert "`sources.mine`" in text and "no labels for this source: add sources.mine" in text
+    assert "`harmonization.preset`" in text and "unknown preset 'papr'" in text
+    assert "`harmonization.policy_overrides.vinder`" in text
+    assert "`finetuning.inits`" in text and "pretraining.source" in text
+
+
+def test_settings_are_frozen() -> None:
+    settings = ProjectSettings()
+    with pytest.raises(Exception, match="frozen"):
+        settings.evaluation.n_resamples = 5  # type: ignore[misc]
