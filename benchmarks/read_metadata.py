@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cxrinit.sources import SOURCES
+from cxrinit.sources import read_source
 from cxrinit.sources import chexpert as chexpert_mod
 from cxrinit.sources import mimic as mimic_mod
 from cxrinit.sources import padchest as padchest_mod
@@ -168,7 +168,7 @@ def main() -> None:
             t1 = time.perf_counter()
             _bare_read(root)
             t2, c2 = time.perf_counter(), time.process_time()
-            table = SOURCES[source](root)
+            table = read_source(source, root)
             t3, c3 = time.perf_counter(), time.process_time()
             rows = len(table.manifest) + len(table.rejected)
             print(f"{source:10s} {rows:9d} {t1 - t0:8.2f} {t2 - t1:7.2f} {t3 - t2:9.2f} {c3 - c2:6.2f} "

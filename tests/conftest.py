@@ -62,12 +62,12 @@ def tiny_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Tests must not modify it: copy it (``copy_project``) to run further stages.
     """
     dest = make_project(tmp_path_factory.mktemp("tiny_demo") / "project")
-    cwd = Path.cwd()
-    os.chdir(dest)
-    try:
+    store = tmp_path_factory.mktemp("tiny_demo_mlflow") / "mlflow.db"
+    with pytest.MonkeyPatch.context() as mp:  # session-scoped: the autouse store fixture is not active yet
+        mp.chdir(dest)
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
         run_kedro(dest, env="demo", pipeline="demo", params=TINY_DEMO)
-    finally:
-        os.chdir(cwd)
+    assert not (dest / "mlflow.db").exists() and not (dest / "mlartifacts").exists()
     return dest
 
 

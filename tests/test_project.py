@@ -175,3 +175,29 @@ def test_parent_run_is_tagged_and_holds_the_resolved_parameters(
     assert "params.labels.version" not in runs.columns  # the ontology is an artifact, not 300 parameters
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run["run_id"], "config")}
     assert artifacts == {"config/labels.yml"}
+
+
+def test_every_requested_extra_exists_and_every_catalog_dataset_type_is_installed() -> None:
+    """pyproject.toml once asked kedro-datasets for an extra that does not exist (pip only warns)."""
+    import importlib
+    import importlib.metadata as metadata
+    import re
+    import tomllib
+
+    import yaml
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    for requirement in project["dependencies"] + project["optional-dependencies"]["test"]:
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)(?:\[([^\]]+)\])?==.+", requirement)
+        assert match, requirement
+        name, extras = match.group(1), match.group(2)
+        provided = set(metadata.distribution(name).metadata.get_all("Provides-Extra") or [])
+        for extra in (extras or "").split(","):
+            assert not extra or extra in provided, f"{name} has no extra {extra!r}; it has {sorted(provided)}"
+    types = set()
+    for path in (REPO / "conf").rglob("catalog*.yml"):
+        for entry in (yaml.safe_load(path.read_text()) or {}).values():
+            types |= {entry["type"], *([entry["dataset"]["type"]] if "dataset" in entry else [])}
+    for name in types:
+        module, _, cls = (name if name.startswith("cxrinit.") else f"kedro_datasets.{name}").rpartition(".")
+        assert hasattr(importlib.import_module(module), cls), name

@@ -69,11 +69,22 @@ def test_tables_markdown_and_figures_render(make_predictions, options):
     assert len(out["finding_table"]) == 2 * 3 + 2 * 2
     md = out["markdown"]
     assert md.count("\n## ") == 2 and "| vindr | dinov2 |" in md and "±" in md and "p vs imagenet21k" in md
-    assert set(out["figures"]) >= {"roc_vindr", "roc_nih", "forest", "auroc_differences"}
+    # the same file names as the pipeline writes (data/08_reporting/evaluation/figures/)
+    assert set(out["figures"]) >= {"roc_vindr.png", "roc_nih.png", "forest.png", "auroc_differences.png"}
     for fig in out["figures"].values():
         assert isinstance(fig, Figure)
         fig.canvas.draw()  # actually renders (Agg)
     assert len(results_table(out["summary"], None)) == 5
+
+
+@pytest.mark.parametrize("ci, label", [(0.95, "95%"), (0.8, "80%"), (0.999, "99.9%")])
+def test_every_output_states_the_interval_it_shows(make_predictions, ci: float, label: str) -> None:
+    out = evaluate_study({"vindr": make_predictions(n_test=40)}, n_resamples=30, seed=0, ci=ci)
+    assert f"[{label} percentile interval]" in out["markdown"]
+    assert "95%" not in out["markdown"] or label == "95%"
+    xlabel = out["figures"]["forest.png"].axes[0].get_xlabel()
+    assert f"{label} interval" in xlabel
+    assert (out["summary"]["ci_level"] == ci).all()
 
 
 def test_figures_directly(make_predictions):

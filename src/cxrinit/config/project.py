@@ -102,11 +102,6 @@ def cross_check(settings: ProjectSettings, ontology: Ontology) -> list[tuple[tup
                 if pre.source in ontology.sources:
                     problems += _label_set(ontology, f"{pre.label_set}/{target}", pre.source,
                                            ("pretraining", "label_set"))
-    if settings.demo.enabled:
-        for name in settings.demo.sources:
-            if name not in sources:
-                problems.append((("demo", "sources", name), f"the demo writes the raw root of {name!r}, which is "
-                                 "not an enabled source"))
     return problems
 
 

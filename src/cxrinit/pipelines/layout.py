@@ -39,7 +39,8 @@ class StudyLayout:
         sources = tuple(settings.enabled_sources())
         inits = tuple(settings.finetuning.inits)
         targets = tuple(s for s in sources if settings.is_mimic_target(s)) if PRETRAINED_INIT in inits else ()
-        demo = tuple(settings.demo.sources) if settings.demo.enabled else ()
+        # the demo writes the synthetic root of every enabled source it has a cohort for
+        demo = tuple(s for s in settings.demo.sources if s in sources) if settings.demo.enabled else ()
         return cls(sources, inits, targets, settings.pretraining.source, settings.pretraining.mode, demo, env)
 
     @property
