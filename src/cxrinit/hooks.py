@@ -76,11 +76,11 @@ class ProjectHooks:
             problem = f"no raw_roots.{source} is set" if root is None else f"{root} does not exist"
             missing.append(f"{source}: {problem} (format {fmt}: a folder holding {layout})")
         if missing:
-            raise RunRefused("the run reads source roots that are not there; nothing has run:\n"
-                             + "\n".join(f"  - {m}" for m in missing)
-                             + "\nSet raw_roots.<source> in conf/local/globals.yml (see conf/local/globals.example.yml),"
-                               " run only the sources you have (kedro run --namespaces <source>,...), or set "
-                               "sources.<source>.enabled: false in conf/local/parameters_sources.yml.")
+            lines = "\n".join(f"  - {m}" for m in missing)
+            raise RunRefused(f"the run reads source roots that are not there; nothing has run:\n{lines}\n"
+                             "Set raw_roots.<source> in conf/local/globals.yml (see conf/local/globals.example.yml), "
+                             "run only the sources you have (kedro run --namespaces <source>,...), or set "
+                             "sources.<source>.enabled: false in conf/local/parameters_sources.yml.")
 
     def _start_parent_run(self, run_params: dict[str, Any]) -> None:
         import mlflow

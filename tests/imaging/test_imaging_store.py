@@ -19,7 +19,6 @@ from imagingfiles import chest_like, dicom_bytes, dicom_dataset, jpeg_bytes, png
 from poolworkers import crash_on_boom, died, noop_init
 
 from cxrinit.imaging import PixelStore, Status, StoreMismatchError, build_store
-from cxrinit.imaging.process import ProcessedImage
 from cxrinit.imaging.pool import run_pool
 from cxrinit.imaging.store import FINGERPRINT, IMAGES, INDEX, JOURNAL
 

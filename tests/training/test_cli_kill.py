@@ -71,7 +71,7 @@ def test_cell_config_errors_name_the_key(tmp_path: Path) -> None:
         load_config(tmp_path / "bad.yaml")
     message = str(err.value)
     assert message.startswith(f"{tmp_path / 'bad.yaml'}: invalid cell configuration")
-    assert "`epochs`: unknown key" in message and "valid keys: init, inits, store" in message
+    assert "`epochs`: unknown key" in message and "init, inits, store, labels, splits" in message
     assert "`train.bach_size`: unknown key (did you mean `batch_size`?)" in message
     (tmp_path / "short.json").write_text(json.dumps({"init": "dinov2"}))
     with pytest.raises(ValueError) as err:

@@ -6,7 +6,7 @@ import re
 from dataclasses import fields
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from cxrinit.models.registry import BUILTIN_INITS, InitSpec, init_spec
 
@@ -26,7 +26,25 @@ def train_config(preset: str, train: dict[str, Any]) -> Any:
         raise unknown_key(err.path[-1], err.known, within=err.path[:-1]) from None
 
 
-class TrainingSettings(Settings):
+class TrainOptions(BaseModel):
+    """``preset`` and ``train``: a training preset and any :class:`~cxrinit.training.TrainConfig` option over it,
+    checked when the settings are built (shared by the pipelines' settings and a cell's configuration)."""
+
+    preset: Literal["default", "paper"] = "default"
+    train: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("train")
+    @classmethod
+    def _train(cls, train: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        train_config(info.data.get("preset", "default"), train)
+        return train
+
+    def train_config(self) -> Any:
+        """The :class:`~cxrinit.training.TrainConfig` of ``preset`` with ``train`` over it."""
+        return train_config(self.preset, self.train)
+
+
+class TrainingSettings(Settings, TrainOptions):
     """What the pretraining and fine-tuning cells share.
 
     ``img_size``: the model's input side (pixels); ``store_size``: which pixel-store resolution is read
@@ -42,8 +60,6 @@ class TrainingSettings(Settings):
     img_size: int = Field(default=224, ge=16, le=4096)
     store_size: int | None = Field(default=None, ge=16, le=4096)
     normalization: Literal["init", "paper"] = "init"
-    preset: Literal["default", "paper"] = "default"
-    train: dict[str, Any] = Field(default_factory=dict)
     registry: dict[str, dict[str, Any]] = Field(default_factory=dict)
     device: str = "auto"
     models_dir: str = "data/06_models"
@@ -65,16 +81,6 @@ class TrainingSettings(Settings):
                     raise unknown_key(key, [k for k in known if k != "name"], within=(name,))
             init_spec({"name": name, **entry})  # ValueError names the init and the bad field
         return registry
-
-    @field_validator("train")
-    @classmethod
-    def _train(cls, train: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        train_config(info.data.get("preset", "default"), train)
-        return train
-
-    def train_config(self) -> Any:
-        """The :class:`~cxrinit.training.TrainConfig` of ``preset`` with ``train`` over it."""
-        return train_config(self.preset, self.train)
 
     def known_inits(self) -> list[str]:
         """Built-in initializations and this block's registry entries."""
@@ -126,4 +132,4 @@ class PretrainingSettings(TrainingSettings):
         return self
 
 
-__all__ = ["FinetuningSettings", "PretrainingSettings", "TrainingSettings", "train_config"]
+__all__ = ["FinetuningSettings", "PretrainingSettings", "TrainOptions", "TrainingSettings", "train_config"]

@@ -121,8 +121,8 @@ def results_markdown(summary: pd.DataFrame, comparisons: pd.DataFrame | None = N
     scale = "%" if percent else "fraction"
     test = "one-sided, row init better than the other" if p == "one_sided" else "two-sided"
     parts = [f"## Mean over findings\n\nBootstrap mean ± SD [{ci_label(summary)} percentile interval], in {scale};"
-             f" p: paired bootstrap, {test}, (k+1)/(B+1), over the findings both arms share; adjusted: {method} over all"
-             " sources x findings x pairs.\n",
+             f" p: paired bootstrap, {test}, (k+1)/(B+1), over the findings both arms share; adjusted: {method}"
+             " over all sources x findings x pairs.\n",
              to_markdown(format_results(results_table(summary, comparisons, p=p), percent=percent, digits=digits,
                                         adjustment=method))]
     per = results_table(summary, comparisons, per_finding=True, p=p)

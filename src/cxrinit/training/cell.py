@@ -16,11 +16,11 @@ from typing import Any, Literal
 
 import pandas as pd
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
+from cxrinit.config.training import TrainOptions
 from cxrinit.models import InputContract, build_model, describe, init_spec
 
-from .config import TrainConfig
 from .data import assemble_split, open_store
 from .distributed import DistContext, init_distributed
 from .loop import Callback, fit
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 Table = Path | pd.DataFrame
 
 
-class CellConfig(BaseModel):
+class CellConfig(TrainOptions):
     """Everything one cell needs; paths may be relative to the working directory.
 
     ``init``: a registry name or a dict of :class:`~cxrinit.models.InitSpec` fields; ``inits``: extra
@@ -52,8 +52,6 @@ class CellConfig(BaseModel):
     findings: list[str] | None = None
     img_size: int = Field(default=224, ge=16, le=4096)
     normalization: Literal["init", "paper"] = "init"
-    preset: Literal["default", "paper"] = "default"
-    train: dict[str, Any] = Field(default_factory=dict)
     out_dir: Path
     device: str = "auto"
     predict: list[Literal["train", "val", "test"]] = Field(default_factory=list)
@@ -63,20 +61,6 @@ class CellConfig(BaseModel):
     @classmethod
     def _table(cls, value: Any) -> Any:
         return Path(value) if isinstance(value, str) else value
-
-    @field_validator("train")
-    @classmethod
-    def _check_train(cls, train: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        from cxrinit.config.training import train_config
-
-        train_config(info.data.get("preset", "default"), train)
-        return train
-
-    def train_config(self) -> TrainConfig:
-        """The preset with ``train`` over it; an unknown option is an error naming the closest one."""
-        from cxrinit.config.training import train_config
-
-        return train_config(self.preset, self.train)
 
 
 def _table(value: Table) -> pd.DataFrame:

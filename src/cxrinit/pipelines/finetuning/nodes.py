@@ -51,8 +51,8 @@ def finetune(images: StoreSet, labels: pd.DataFrame, splits: pd.DataFrame, ontol
             return EMPTY_PREDICTIONS, skipped(STAGE, init, source, f"no {PRETRAINED_INIT} initialization for {source} "
                                               "yet: run `kedro run --pipelines pretraining` first")
         if mimic_init.get("skipped"):
-            return EMPTY_PREDICTIONS, skipped(STAGE, init, source,
-                                              f"its {PRETRAINED_INIT} initialization was skipped: {mimic_init['reason']}")
+            reason = f"its {PRETRAINED_INIT} initialization was skipped: {mimic_init['reason']}"
+            return EMPTY_PREDICTIONS, skipped(STAGE, init, source, reason)
         findings = onto.label_set(finetuning.mimic_label_set, source)
         spec = {**finetuning.registry.get(init, {}), "name": init,
                 "file": pretrained_weights(mimic_init, out_dir / "init_weights", tracking),
