@@ -102,10 +102,13 @@ def test_label_value_2_names_file_column_line(tmp_path):
         "value is not one of 1, 0, -1 or blank: '2.0'")
 
 
-def test_bad_sex_and_unrecognized_path(tmp_path):
+def test_an_unexpected_sex_is_missing_and_counted_a_bad_path_stops_the_read(tmp_path):
     make(tmp_path, train=[TRAIN[0].replace("Female", "X")])
-    with pytest.raises(SourceFormatError, match="column 'Sex', line 2: unexpected value"):
-        chexpert.read(tmp_path)
+    table = chexpert.read(tmp_path)  # nothing later needs the sex: the image stays, its sex is missing
+    assert table.manifest["sex"].isna().iloc[0]
+    (key,) = [k for k in table.counts if k.startswith("unreadable/")]
+    assert key.startswith("unreadable/CheXpert-v1.0-small/train.csv:Sex (expected 'Male', 'Female', 'Unknown' or blank;"
+                          " e.g. line 2: 'X'") and table.counts[key] == 1
     make(tmp_path, train=[TRAIN[0].replace("patient00001/", "")])
     with pytest.raises(SourceFormatError, match="column 'Path', line 2: path is not like"):
         chexpert.read(tmp_path)

@@ -60,7 +60,8 @@ def test_errors(tmp_path):
     with pytest.raises(SourceFormatError, match=r"labels.csv, column 'effusion', line 3: .*'yes'.*ignore="):
         folder.read(tmp_path)
     write(tmp_path / "labels.csv", lines("path,patient_id", "a.png,p1", ",p2"))
-    with pytest.raises(SourceFormatError, match=r"labels.csv, column 'path', line 3: required value is blank"):
+    with pytest.raises(SourceFormatError, match=r"labels.csv, column 'path', line 3: required value is missing \(blank or a "
+                                                 r"missing-value marker\)"):
         folder.read(tmp_path)
     with pytest.raises(ValueError, match="unknown column role"):
         folder.read(tmp_path, columns={"label": "x"})

@@ -175,7 +175,8 @@ def _votes(manifest: pd.DataFrame, spec: SourceSpec, policy: Mapping[str, Any],
         cols = []
         for native in spec.findings[f].natives:
             votes = _numeric(manifest, native, spec.name, f)
-            bad = np.isnan(votes) | (votes < 0) | (votes > n_readers) | (votes != np.floor(votes))
+            # NaN: the vote is unknown (a missing cell, or a label this copy of the dataset lacks): masked
+            bad = ~np.isnan(votes) & ((votes < 0) | (votes > n_readers) | (votes != np.floor(votes)))
             if bad.any():
                 _fail(manifest, bad, LABEL_PREFIX + native, spec.name, "is not a vote count in 0..n_readers")
             cols.append(binarize_votes(votes, n_readers, consensus, readers=policy["readers"]))
@@ -192,11 +193,12 @@ def _grades(manifest: pd.DataFrame, spec: SourceSpec, policy: Mapping[str, Any],
         cols = []
         for native in spec.findings[f].natives:
             values = _numeric(manifest, native, spec.name, f)
+            # NaN: a missing grade cell, a missing label (masked), never "not graded"
             if native in spec.binary:
-                _check_values(manifest, values, native, spec.name, _ALLOWED["binary"], blank_ok=False)
+                _check_values(manifest, values, native, spec.name, _ALLOWED["binary"])
                 cols.append(values)
             else:
-                _check_values(manifest, values, native, spec.name, blank_ok=False)
+                _check_values(manifest, values, native, spec.name)
                 cols.append(binarize_grades(values, rule=policy["grades"], threshold=policy["threshold"],
                                             ungraded=policy["ungraded"]))
         out[f] = union(cols)

@@ -112,7 +112,7 @@ def binarize_chexpert(values: np.ndarray, *, uncertain: str, blank: str) -> np.n
 
 
 def binarize_votes(votes: np.ndarray, n_readers: np.ndarray, consensus: np.ndarray, *, readers: str) -> np.ndarray:
-    """Reader votes -> label; consensus rows (VinDr test) are positive when the consensus is."""
+    """Reader votes -> label; consensus rows (VinDr test) are positive when the consensus is; NaN votes -> NaN."""
     if readers == "majority":
         positive = 2 * votes > n_readers
     elif readers == "any":
@@ -120,17 +120,18 @@ def binarize_votes(votes: np.ndarray, n_readers: np.ndarray, consensus: np.ndarr
     else:
         positive = votes >= n_readers
     positive = np.where(consensus, votes >= 1, positive)
-    return positive.astype(np.float64)
+    return np.where(np.isnan(votes), np.nan, positive.astype(np.float64))
 
 
 def binarize_grades(grades: np.ndarray, *, rule: str, threshold: int, ungraded: str) -> np.ndarray:
-    """Severity grades (0 = not graded, 1..5) -> label per ``rule`` and ``ungraded``."""
+    """Severity grades (0 = not graded, 1..5) -> label per ``rule`` and ``ungraded``; NaN (missing) -> NaN."""
     if rule == "threshold":
         positive = grades >= threshold
     else:
         positive = np.isin(grades, STUDY_POSITIVE_GRADES)
     out = positive.astype(np.float64)
     out[grades == 0] = {"negative": 0.0, "ignore": np.nan}[ungraded]
+    out[np.isnan(grades)] = np.nan
     return out
 
 

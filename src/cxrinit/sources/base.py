@@ -42,6 +42,10 @@ MANIFEST_COLUMNS: tuple[str, ...] = (
 REJECTED_COLUMNS: tuple[str, ...] = ("image_id", "path", "reason", "detail")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 LABEL_PREFIX = "label:"
+#: Spellings of a missing value in real releases (compared stripped and case-insensitive): a missing
+#: value, never a value. PadChest copies in circulation write missing text as ``nan``; exports from
+#: R or databases write ``NA``, ``N/A``, ``NULL`` or ``None``.
+MISSING_MARKERS: frozenset[str] = frozenset({"", "nan", "none", "na", "n/a", "null"})
 #: Spellings of the official split values the readers accept (lower-cased before lookup).
 SPLIT_SYNONYMS: dict[str, str] = {
     "train": "train", "training": "train", "val": "val", "valid": "val", "validate": "val",
@@ -100,6 +104,19 @@ class CsvTable:
 
     def line(self, record: int) -> int:
         return int(self.lines([record])[0])
+
+    def tolerate(self, bad: pd.Series | np.ndarray, column: str, expected: str, counts: dict[str, int]) -> None:
+        """Count the ``True`` rows of ``bad`` (unexpected values in a column no later stage needs) under
+        ``unreadable/<file>:<column>``, with an example: the caller turns them into missing values."""
+        records = self.df.index[np.asarray(bad, dtype=bool)]
+        if not len(records):
+            return
+        first = int(records[0])
+        key = (f"unreadable/{self.name}:{column} (expected {expected}; e.g. line {self.line(first)}: "
+               f"{self.df.at[first, column]!r}; read as missing)")
+        counts[key] = counts.get(key, 0) + len(records)
+        log.warning("%s, column %r: %d value(s) not %s (e.g. line %d: %r) read as missing", self.name, column,
+                    len(records), expected, self.line(first), self.df.at[first, column])
 
     def fail(self, bad: pd.Series | np.ndarray, column: str, problem: str, fix: str) -> NoReturn:
         """Raise for the first ``True`` row of ``bad`` (aligned with ``df``), quoting its value."""
@@ -227,27 +244,40 @@ def _by_unique(series: pd.Series, fn: Callable[[np.ndarray], np.ndarray], dtype:
     return pd.Series(out, index=series.index)
 
 
+def missing(values: pd.Series) -> pd.Series:
+    """Where ``values`` (strings) hold a missing-value marker (:data:`MISSING_MARKERS`) or are NA."""
+    def parse(uniques: np.ndarray) -> np.ndarray:
+        return np.array([u.strip().casefold() in MISSING_MARKERS for u in uniques], dtype=bool)
+
+    return _by_unique(values.fillna(""), parse, bool)
+
+
 def text(table: CsvTable, column: str, *, required: bool = True, fix: str = "") -> pd.Series:
-    """Stripped text; blank is an error when ``required``, else NA."""
+    """Stripped text; a missing value (blank or a marker such as ``nan``) is an error when ``required``, else NA."""
     values = table.df[column].str.strip()
-    blank = values == ""
+    blank = missing(values)
     if required and blank.any():
-        table.fail(blank, column, "required value is blank",
+        table.fail(blank, column, "required value is missing (blank or a missing-value marker)",
                    fix or "fill in the value or remove the row")
     return values.where(~blank).astype("str")
 
 
 def numeric(table: CsvTable, column: str, *, allowed: Sequence[float] | None = None,
-            integer: bool = False, blank_ok: bool = True, fix: str = "") -> pd.Series:
-    """Float values of a column; blank -> NaN (or an error); anything else unparseable raises."""
+            integer: bool = False, blank_ok: bool = True, fix: str = "",
+            tolerate: dict[str, int] | None = None) -> pd.Series:
+    """Float values of a column; a missing value (blank or a marker) -> NaN, or an error without ``blank_ok``.
+
+    Anything else unparseable (or outside ``allowed``) raises, unless ``tolerate`` (the reader's
+    counts) is given: a column no later stage needs then reads it as missing and counts it.
+    """
     raw = table.df[column]
+    blank = missing(raw)
 
     def parse(uniques: np.ndarray) -> np.ndarray:
         return pd.to_numeric(pd.Series([u.strip() for u in uniques], dtype=object).replace("", np.nan),
                              errors="coerce").to_numpy(dtype=np.float64)
 
-    values = _by_unique(raw, parse, np.float64)
-    blank = raw.str.strip() == ""
+    values = _by_unique(raw, parse, np.float64).where(~blank)
     bad = values.isna() & ~blank
     if allowed is not None:
         bad |= values.notna() & ~values.isin(list(allowed))
@@ -258,19 +288,27 @@ def numeric(table: CsvTable, column: str, *, allowed: Sequence[float] | None = N
     if bad.any():
         expected = (f"one of {', '.join(f'{a:g}' for a in allowed)}" if allowed is not None
                     else "an integer" if integer else "a number")
+        if tolerate is not None and blank_ok:
+            table.tolerate(bad, column, expected, tolerate)
+            return values.where(~bad)
         table.fail(bad, column, f"value is not {expected}{'' if not blank_ok else ' or blank'}",
                    fix or "correct the value in the file")
     return values
 
 
-def parsed(table: CsvTable, column: str, parse: Callable[[str], float], *, problem: str, fix: str) -> pd.Series:
-    """Floats from ``parse`` (called once per distinct stripped value; ValueError = unparseable); blank -> NaN."""
+def parsed(table: CsvTable, column: str, parse: Callable[[str], float], *, problem: str, fix: str,
+           tolerate: dict[str, int] | None = None) -> pd.Series:
+    """Floats from ``parse`` (called once per distinct stripped value; ValueError = unparseable).
+
+    A missing value (blank or a marker) -> NaN. An unparseable value raises, unless ``tolerate``
+    (the reader's counts) is given: it is then read as missing and counted.
+    """
     def run(uniques: np.ndarray) -> np.ndarray:
         out = np.empty(len(uniques), dtype=np.float64)
         for i, u in enumerate(uniques):
             text = u.strip()
             try:
-                out[i] = parse(text) if text else np.nan
+                out[i] = np.nan if text.casefold() in MISSING_MARKERS else parse(text)
             except ValueError:
                 out[i] = np.inf  # marker: no real value in these columns is infinite
         return out
@@ -278,25 +316,35 @@ def parsed(table: CsvTable, column: str, parse: Callable[[str], float], *, probl
     values = _by_unique(table.df[column], run, np.float64)
     bad = np.isinf(values)
     if bad.any():
+        if tolerate is not None:
+            table.tolerate(bad, column, problem.split(" is not ", 1)[-1], tolerate)
+            return values.where(~bad)
         table.fail(bad, column, problem, fix)
     return values
 
 
 def categorical(table: CsvTable, column: str, mapping: Mapping[str, str | None], *,
-                casefold: bool = False, fix: str = "") -> pd.Series:
-    """Map stripped values through ``mapping`` ('' = blank; value None = NA); unknown values raise."""
+                casefold: bool = False, fix: str = "", tolerate: dict[str, int] | None = None) -> pd.Series:
+    """Map stripped values through ``mapping`` ('' = a missing value: blank or a marker such as
+    ``nan``; value None = NA). An unknown value raises, unless ``tolerate`` (the reader's counts) is
+    given: a column no later stage needs then reads it as missing and counts it."""
     lookup = {(k.casefold() if casefold else k): v for k, v in mapping.items()}
-    missing = object()
+    unknown = object()
 
     def parse(uniques: np.ndarray) -> np.ndarray:
-        keys = [u.strip().casefold() if casefold else u.strip() for u in uniques]
-        return np.array([lookup.get(k, missing) for k in keys], dtype=object)
+        keys = ["" if u.strip().casefold() in MISSING_MARKERS else u.strip().casefold() if casefold else u.strip()
+                for u in uniques]
+        return np.array([lookup.get(k, unknown) for k in keys], dtype=object)
 
     mapped = _by_unique(table.df[column], parse, object)
-    bad = mapped.map(lambda v: v is missing).astype(bool)
+    bad = mapped.map(lambda v: v is unknown).astype(bool)
     if bad.any():
         known = ", ".join(repr(k) for k in mapping if k != "") + (" or blank" if "" in mapping else "")
-        table.fail(bad, column, f"unexpected value (expected {known})", fix or "correct the value in the file")
+        if tolerate is not None:
+            table.tolerate(bad, column, known, tolerate)
+            mapped = mapped.where(~bad, None)
+        else:
+            table.fail(bad, column, f"unexpected value (expected {known})", fix or "correct the value in the file")
     return mapped.where(mapped.notna(), None).astype("str")
 
 

@@ -81,8 +81,9 @@ def _rows(table: CsvTable, folder: str, split: str, labels: list[str], counts: d
     orientation = text(table, "Frontal/Lateral", required=False).fillna("")
     projection = text(table, "AP/PA", required=False).fillna("")
     rows["view_native"] = (orientation + np.where(projection != "", "|", "") + projection).astype("str")
-    rows["sex"] = categorical(table, "Sex", {"Male": "M", "Female": "F", "Unknown": None, "": None})
-    rows["age"] = numeric(table, "Age", fix=_FIX)
+    # sex and age: no later stage needs them, an unexpected value is read as missing and counted
+    rows["sex"] = categorical(table, "Sex", {"Male": "M", "Female": "F", "Unknown": None, "": None}, tolerate=counts)
+    rows["age"] = numeric(table, "Age", fix=_FIX, tolerate=counts)
     rows["official_split"] = split
     for name in labels:
         rows[f"{LABEL_PREFIX}{name}"] = numeric(table, name, allowed=(1, 0, -1), fix=_FIX)

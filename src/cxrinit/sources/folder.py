@@ -65,9 +65,11 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None, labels_file: 
                         else image_id)
     na_text = pd.Series(pd.NA, index=df.index, dtype="str")
     rows["view_native"] = text(table, names["view"], required=False) if has["view"] else na_text
-    rows["sex"] = (categorical(table, names["sex"], _SEX, casefold=True, fix="use M or F, or leave blank")
+    rows["sex"] = (categorical(table, names["sex"], _SEX, casefold=True, fix="use M or F, or leave blank",
+                               tolerate=counts)
                    if has["sex"] else na_text)
-    rows["age"] = numeric(table, names["age"], fix="age is in years; leave blank if unknown") if has["age"] else np.nan
+    rows["age"] = (numeric(table, names["age"], fix="age is in years; leave blank if unknown", tolerate=counts)
+                   if has["age"] else np.nan)
     rows["official_split"] = split_values(table, names["split"]) if has["split"] else na_text
     used = {names[f] for f in FIELDS if has[f]} | set(ignore)
     # A trailing comma on every line gives a nameless, empty column: not a label.

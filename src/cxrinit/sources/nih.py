@@ -131,9 +131,10 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None, source: str =
     rows["patient_id"] = text(table, "Patient ID", fix=_FIX)
     rows["study_id"] = rows["image_id"]
     rows["view_native"] = text(table, "View Position", required=False)
-    rows["sex"] = categorical(table, "Patient Gender", {"M": "M", "F": "F", "": None})
+    # sex, age and the image extras: no later stage needs them; unexpected values are read as missing, counted
+    rows["sex"] = categorical(table, "Patient Gender", {"M": "M", "F": "F", "": None}, tolerate=counts)
     rows["age"] = parsed(table, "Patient Age", _age_years, problem="age is not a number of years (like 58 or 058Y)",
-                         fix="correct the value")
+                         fix="correct the value", tolerate=counts)
 
     train, test = _split_list(root, "train_val_list.txt", counts), _split_list(root, "test_list.txt", counts)
     both = test.index[member(test.index.to_series(), train.index)]
@@ -155,7 +156,7 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None, source: str =
         counts[f"note/label_quality/{note}"] = n
     rows["follow_up"] = numeric(table, "Follow-up #", integer=True, blank_ok=False, fix=_FIX).astype(np.int64)
     for column, extra in _EXTRAS.items():
-        rows[extra] = numeric(table, column, fix=_FIX) if column in df.columns else np.nan
+        rows[extra] = numeric(table, column, fix=_FIX, tolerate=counts) if column in df.columns else np.nan
 
     found = list_image_folders(root) if list_images else {}
     folder = name.map(found).astype("str")

@@ -75,10 +75,12 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None, source: str =
                          "patient_id": text(table, "PatientID", fix=_FIX),
                          "study_id": text(table, "StudyID", fix=_FIX),
                          "view_native": text(table, "Projection", required=False)}, index=df.index)
-    rows["sex"] = categorical(table, "PatientSex_DICOM", {"M": "M", "F": "F", "O": None, "": None})
+    # sex, study date and birth year: no later stage needs them; unexpected values are read as missing, counted
+    rows["sex"] = categorical(table, "PatientSex_DICOM", {"M": "M", "F": "F", "O": None, "": None}, tolerate=counts)
 
-    year = parsed(table, "StudyDate_DICOM", _year, problem="date is not YYYYMMDD", fix=_FIX)
-    birth = numeric(table, "PatientBirth", fix="PatientBirth is a year (e.g. 1932); leave blank if unknown")
+    year = parsed(table, "StudyDate_DICOM", _year, problem="date is not YYYYMMDD", fix=_FIX, tolerate=counts)
+    birth = numeric(table, "PatientBirth", fix="PatientBirth is a year (e.g. 1932); leave blank if unknown",
+                    tolerate=counts)
     rows["age"] = year - birth
     rows["official_split"] = pd.Series(pd.NA, index=df.index, dtype="str")
 

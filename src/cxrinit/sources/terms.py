@@ -1,8 +1,9 @@
 """Term-set label cells (NIH ``Finding Labels``, PadChest ``Labels``) -> ``terms`` + quality notes.
 
 ``terms`` is the cell's terms, stripped, empties dropped, in source order, joined by ``|`` (so
-both exact and substring matching stay possible); NA when the cell is missing, ``""`` when the cell
-is an empty list. ``label_quality`` is NA for a clean cell, else ``;``-joined notes:
+both exact and substring matching stay possible); NA when the cell is missing (blank or a
+missing-value marker such as ``nan``, :data:`~cxrinit.sources.base.MISSING_MARKERS`), ``""`` when the
+cell is an empty list. ``label_quality`` is NA for a clean cell, else ``;``-joined notes:
 ``missing``, ``stray_spaces`` (a term or the cell had leading/trailing spaces), ``empty_terms``,
 ``empty_list``, ``duplicate_terms``, ``pipe_in_term`` (a ``|`` inside a term, replaced by ``/``),
 ``unparsed_list`` (not a Python literal list; split on commas instead), ``not_a_list``.
@@ -21,6 +22,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
+
+from .base import MISSING_MARKERS
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +63,7 @@ def _split_pylist(cell: str, notes: list[str]) -> list[str]:
 
 def parse_cell(cell: str | None, style: Style) -> tuple[str | None, str | None]:
     """(terms, notes) for one cell; see the module docstring."""
-    if cell is None or (isinstance(cell, float) and np.isnan(cell)) or not str(cell).strip():
+    if cell is None or (isinstance(cell, float) and np.isnan(cell)) or str(cell).strip().casefold() in MISSING_MARKERS:
         return None, "missing"
     notes: list[str] = []
     if cell != cell.strip():

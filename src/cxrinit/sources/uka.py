@@ -58,14 +58,13 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None, source: str =
                          "patient_id": text(table, "patient_id")}, index=df.index)
     rows["study_id"] = text(table, "study_id", required=False).fillna(image_id) if "study_id" in df else image_id
     rows["view_native"] = pd.Series(pd.NA, index=df.index, dtype="str")
-    rows["sex"] = categorical(table, "sex", _SEX, casefold=True, fix="use M or F, or leave blank")
-    rows["age"] = numeric(table, "age", fix="age is in years; leave blank if unknown")
+    rows["sex"] = categorical(table, "sex", _SEX, casefold=True, fix="use M or F, or leave blank", tolerate=counts)
+    rows["age"] = numeric(table, "age", fix="age is in years; leave blank if unknown", tolerate=counts)
     rows["official_split"] = split_values(table, "split")
+    # a missing grade is a missing label (NaN, masked downstream), never "not graded"
     for name in GRADED:
-        rows[f"{LABEL_PREFIX}{name}"] = numeric(table, name, allowed=range(6), blank_ok=False,
-                                                fix=_FIX).astype(np.int64)
-    rows[f"{LABEL_PREFIX}healthy"] = numeric(table, "healthy", allowed=(0, 1), blank_ok=False,
-                                             fix=_FIX).astype(np.int64)
+        rows[f"{LABEL_PREFIX}{name}"] = numeric(table, name, allowed=range(6), fix=_FIX)
+    rows[f"{LABEL_PREFIX}healthy"] = numeric(table, "healthy", allowed=(0, 1), fix=_FIX)
     rows["subset"] = text(table, "subset", required=False) if "subset" in df else pd.Series(
         pd.NA, index=df.index, dtype="str")
     rows["_table"], rows["_record"] = 0, df.index

@@ -51,8 +51,8 @@ _FIX = "use the annotation files of the VinDr-CXR 1.0.0 release"
 
 
 def _votes(table: CsvTable, labels: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({f"{LABEL_PREFIX}{name}": numeric(table, name, allowed=(0, 1), blank_ok=False,
-                                                        fix=_FIX).astype(np.int64)
+    """0 / 1 per reader and label; a missing cell is NaN (an unknown vote, never a 0)."""
+    return pd.DataFrame({f"{LABEL_PREFIX}{name}": numeric(table, name, allowed=(0, 1), fix=_FIX)
                          for name in labels}, index=table.df.index)
 
 
@@ -71,7 +71,8 @@ def _train(table: CsvTable, labels: list[str], rejections: Rejections, image_ext
     keep = ~repeat.to_numpy()
     long = votes[keep].assign(image_id=image_id[keep], rad_id=rad_id[keep], _record=df.index[keep])
     grouped = long.groupby("image_id", sort=False)
-    out = grouped[list(votes.columns)].sum()
+    # an image's votes: NaN when any of its readers' cells is missing (the label is then masked)
+    out = grouped[list(votes.columns)].sum(skipna=False)
     out["n_readers"] = grouped.size().astype(np.int64)
     out["label_consensus"] = False
     out["rad_ids"] = grouped["rad_id"].agg("|".join)
