@@ -40,8 +40,9 @@ def test_committed_dvc_yaml_follows_the_demo_configuration() -> None:
     bootstrap_project(REPO)
     with KedroSession.create(project_path=REPO, env="demo") as session:
         context = session.load_context()
-        roots = context.config_loader["globals"]["raw_roots"]
-        expected = render(stages(context.layout, roots, env="demo", project=REPO), "demo")
+        config = context.config_loader["globals"]
+        expected = render(stages(context.layout, config["raw_roots"], env="demo", project=REPO,
+                                 data_dir=config["data_dir"]), "demo")
     assert (REPO / "dvc.yaml").read_text() == expected, "dvc.yaml is stale: run `cxrinit-dvc --env demo`"
 
 
@@ -102,10 +103,11 @@ def test_repro_is_cached_and_push_pull_restores_identical_files(tmp_path: Path) 
     assert "Running stage 'demo'" not in changed and "Running stage 'ingestion" not in changed
 
     produced = {k: v for k, v in _tree_hashes(repo / "data").items() if not k.endswith((".gitkeep", ".gitignore"))}
-    assert any(k.startswith("01_raw/demo/vindr/train/") for k in produced)
-    assert "05_model_input/padchest/labels.parquet" in produced and "03_primary/vindr/pixels/64/images.npy" in produced
-    assert "08_reporting/evaluation/study_table.md" in produced and "06_models/vindr/random.card.json" in produced
-    assert not any(k.startswith(("02_intermediate/nih", "06_models/mimic_init")) for k in produced)
+    assert any(k.startswith("demo/01_raw/vindr/train/") for k in produced)
+    assert "demo/05_model_input/padchest/labels.parquet" in produced
+    assert "demo/03_primary/vindr/pixels/64/images.npy" in produced
+    assert "demo/08_reporting/evaluation/study_table.md" in produced and "demo/06_models/vindr/random.card.json" in produced
+    assert not any(k.startswith(("demo/02_intermediate/nih", "demo/06_models/mimic_init")) for k in produced)
 
     _sh("git", "add", "-A", cwd=repo)
     _sh("git", "commit", "-qm", "demo data", cwd=repo)
@@ -113,7 +115,7 @@ def test_repro_is_cached_and_push_pull_restores_identical_files(tmp_path: Path) 
 
     clone = tmp_path / "clone"
     _sh("git", "clone", "-q", str(repo), str(clone), cwd=tmp_path)
-    assert not (clone / "data/01_raw/demo").exists()
+    assert not (clone / "data/demo/01_raw").exists()
     _sh("dvc", "remote", "modify", "--local", "local", "url", str(remote), cwd=clone)
     _sh("dvc", "pull", cwd=clone)
     restored = {k: v for k, v in _tree_hashes(clone / "data").items() if not k.endswith((".gitkeep", ".gitignore"))}

@@ -247,7 +247,7 @@ def test_artifacts_are_served(client, study: Path, server_root: Path, tmp_path: 
             "evaluation/markdown.md", "evaluation/forest.png"} <= tables
     served = pd.read_csv(mlflow.artifacts.download_artifacts(
         run_id=evaluation.info.run_id, artifact_path="evaluation/study_table.csv", dst_path=str(tmp_path / "e")))
-    local = pd.read_csv(study / "data/08_reporting/evaluation/study_table.csv")
+    local = pd.read_csv(study / "data/demo/08_reporting/evaluation/study_table.csv")
     pd.testing.assert_frame_equal(served, local)
     assert set(served["init"]) == {"random", "mimic"} and set(served["source"]) == {"vindr"}
 

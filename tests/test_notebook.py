@@ -30,7 +30,7 @@ def test_runs_headless_and_shows_the_study(tiny_demo: Path, tmp_path: Path, monk
     project = copy_project(tiny_demo, tmp_path / "project")
     monkeypatch.chdir(project)
     run_study(project)
-    study = (project / "data/08_reporting/evaluation/study_table.csv").read_text()
+    study = (project / "data/demo/08_reporting/evaluation/study_table.csv").read_text()
 
     # The kernel inherits this environment (and MLFLOW_TRACKING_URI: loading the catalog opens the project's
     # MLflow hook); "python3" runs as this interpreter, so the venv's cxrinit and kedro are the ones imported.

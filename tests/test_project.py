@@ -149,10 +149,10 @@ def test_a_study_run_without_roots_lists_every_missing_one_before_anything_runs(
 
 def test_bad_settings_stop_the_run_before_the_first_node(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(project)
-    with pytest.raises(ConfigError, match=r"`evaluation.n_resample` \(from --params\): unknown key "
+    with pytest.raises(ConfigError, match=r"`evaluation.n_resample` \(from --params or -c\): unknown key "
                                           r"\(did you mean `n_resamples`\?\)"):
         run_kedro(project, env="demo", pipeline="demo", params={"evaluation": {"n_resample": 10}})
-    assert not (project / "data" / "01_raw" / "demo").exists()
+    assert not (project / "data" / "demo").exists()
 
 
 def test_parent_run_is_tagged_and_holds_the_resolved_parameters(

@@ -25,15 +25,15 @@ def test_one_command_runs_the_whole_study(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.chdir(project)
     run_kedro(project, env="demo", params=QUICK)
 
-    table = pd.read_csv(project / "data/08_reporting/evaluation/study_table.csv")
+    table = pd.read_csv(project / "data/demo/08_reporting/evaluation/study_table.csv")
     cells = set(zip(table["source"], table["init"]))
     assert {(s, "random") for s in SOURCES} <= cells
     assert {(s, "mimic") for s in SOURCES if s != "mimic"} <= cells
     assert not any(init in {"dinov2", "imagenet21k"} for _, init in cells)
-    report = (project / "data/08_reporting/evaluation/study_table.md").read_text()
+    report = (project / "data/demo/08_reporting/evaluation/study_table.md").read_text()
     assert report.startswith("## Mean over findings")
     for init in ("dinov2", "imagenet21k"):
-        card = json.loads((project / f"data/06_models/vindr/{init}.card.json").read_text())
+        card = json.loads((project / f"data/demo/06_models/vindr/{init}.card.json").read_text())
         assert card["skipped"] and f"finetuning.registry.{init}.file" in card["reason"]
 
     mlflow.set_tracking_uri(f"sqlite:///{_mlflow_store / 'mlflow.db'}")

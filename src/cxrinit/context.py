@@ -26,11 +26,14 @@ class ProjectContext(KedroContext):
         from kedro.framework.project import settings
 
         loader = self.config_loader
-        origin = ConfigOrigins(loader.conf_source, self.env, self._runtime_params,
+        env = self.env or settings.CONFIG_LOADER_ARGS.get("default_run_env", "local")
+        origin = ConfigOrigins(loader.conf_source, env, self._runtime_params,
                                base_env=settings.CONFIG_LOADER_ARGS.get("base_env", "base"),
                                relative_to=self.project_path)
         self.settings: ProjectSettings
         self.ontology: Ontology
-        self.settings, self.ontology = validate_parameters(loader["parameters"], origin=origin, env=self.env)
-        self.layout = StudyLayout.from_settings(self.settings, self.env)
+        self.settings, self.ontology = validate_parameters(loader["parameters"], origin=origin, env=env,
+                                                           globals_=loader["globals"],
+                                                           globals_origin=origin.for_globals())
+        self.layout = StudyLayout.from_settings(self.settings, env)
         activate(self.layout)

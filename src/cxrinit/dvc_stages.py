@@ -21,9 +21,8 @@ import yaml
 
 from cxrinit.pipelines.layout import StudyLayout
 
-#: Where the catalog (conf/base/catalog.yml) writes each source's outputs, per stage.
-INTERMEDIATE, PRIMARY, MODEL_INPUT = "data/02_intermediate", "data/03_primary", "data/05_model_input"
-MODELS, MODEL_OUTPUT, REPORTING = "data/06_models", "data/07_model_output", "data/08_reporting"
+#: The data layers under the environment's ``data_dir`` where the catalog (conf/base/catalog.yml) writes.
+LAYERS = ("02_intermediate", "03_primary", "05_model_input", "06_models", "07_model_output", "08_reporting")
 CODE = {
     "demo": ["src/cxrinit/demo", "src/cxrinit/pipelines/demo", "src/cxrinit/datasets/source_root.py"],
     "ingestion": ["src/cxrinit/sources", "src/cxrinit/imaging", "src/cxrinit/datasets/pixel_store.py",
@@ -57,10 +56,25 @@ def _params(project: Path, env: str, block: str, keys: list[str] | None = None) 
     return out
 
 
-def stages(layout: StudyLayout, roots: dict[str, str | None], *, env: str, project: Path) -> dict[str, Any]:
-    """The ``dvc.yaml`` document of ``layout`` (``roots``: each source's raw folder, from ``raw_roots``)."""
+class MissingRoots(ValueError):
+    """Sources of the layout without a raw root: their ingestion stages would have nothing to depend on."""
+
+
+def stages(layout: StudyLayout, roots: dict[str, str | None], *, env: str, project: Path,
+           data_dir: str = "data") -> dict[str, Any]:
+    """The ``dvc.yaml`` document of ``layout``.
+
+    ``roots``: each source's raw folder (``raw_roots``); ``data_dir``: the environment's data folder
+    (``data_dir`` of its globals). Raises :class:`MissingRoots` naming every enabled source without a root.
+    """
     run = f"kedro run --env {env} --pipelines"
-    sources = {s: {"root": roots.get(s) or f"data/01_raw/{s}"} for s in layout.sources}
+    missing = [s for s in layout.sources if not roots.get(s)]
+    if missing:
+        raise MissingRoots(f"environment {env!r}: no raw_roots for {', '.join(missing)}; set raw_roots.<source> in "
+                           f"conf/{env}/globals.yml, or leave the source out with sources.<source>.enabled: false "
+                           f"in conf/{env}/parameters_sources.yml, then run cxrinit-dvc again")
+    intermediate, primary, model_input, models, model_output, reporting = (f"{data_dir}/{x}" for x in LAYERS)
+    sources = {s: {"root": str(roots[s])} for s in layout.sources}
     labels = [f"conf/{folder}/labels.yml" for folder in _envs(env)
               if (project / "conf" / folder / "labels.yml").is_file()]
     doc: dict[str, Any] = {"vars": [{"sources": sources}], "stages": {}}
@@ -73,32 +87,32 @@ def stages(layout: StudyLayout, roots: dict[str, str | None], *, env: str, proje
         "cmd": f"{run} ingestion --namespaces ${{key}}",
         "deps": ["${item.root}", *CODE["ingestion"]],
         "params": [*_params(project, env, "ingestion"), *_params(project, env, "sources", ["sources.${key}"])],
-        "outs": [f"{INTERMEDIATE}/${{key}}", f"{PRIMARY}/${{key}}",
-                 *(f"{REPORTING}/ingestion/${{key}}_{part}" for part in ("report.parquet", "counts.csv",
+        "outs": [f"{intermediate}/${{key}}", f"{primary}/${{key}}",
+                 *(f"{reporting}/ingestion/${{key}}_{part}" for part in ("report.parquet", "counts.csv",
                                                                           "summary.md"))]}}
     st["harmonization"] = {
         "cmd": f"{run} harmonization",
-        "deps": [*(f"{INTERMEDIATE}/{s}" for s in sources), *(f"{PRIMARY}/{s}" for s in sources), *labels,
+        "deps": [*(f"{intermediate}/{s}" for s in sources), *(f"{primary}/{s}" for s in sources), *labels,
                  *CODE["harmonization"]],
         "params": _params(project, env, "harmonization"),
-        "outs": [*(f"{MODEL_INPUT}/{s}" for s in sources), f"{REPORTING}/harmonization"]}
+        "outs": [*(f"{model_input}/{s}" for s in sources), f"{reporting}/harmonization"]}
     if layout.pretraining_cells():
         source = layout.pretraining_source
         st["pretraining"] = {
             "cmd": f"{run} pretraining",
-            "deps": [f"{PRIMARY}/{source}", f"{MODEL_INPUT}/{source}", *labels, *CODE["pretraining"]],
-            "params": _params(project, env, "pretraining"), "outs": [f"{MODELS}/mimic_init"]}
+            "deps": [f"{primary}/{source}", f"{model_input}/{source}", *labels, *CODE["pretraining"]],
+            "params": _params(project, env, "pretraining"), "outs": [f"{models}/mimic_init"]}
     st["finetuning"] = {"foreach": "${sources}", "do": {
         "cmd": f"{run} finetuning --namespaces ${{key}}",
-        "deps": [f"{PRIMARY}/${{key}}", f"{MODEL_INPUT}/${{key}}", *labels, *CODE["finetuning"],
-                 *([f"{MODELS}/mimic_init"] if layout.pretraining_cells() else [])],
+        "deps": [f"{primary}/${{key}}", f"{model_input}/${{key}}", *labels, *CODE["finetuning"],
+                 *([f"{models}/mimic_init"] if layout.pretraining_cells() else [])],
         "params": _params(project, env, "finetuning"),
-        "outs": [f"{MODELS}/${{key}}", f"{MODEL_OUTPUT}/${{key}}"]}}
+        "outs": [f"{models}/${{key}}", f"{model_output}/${{key}}"]}}
     st["evaluation"] = {
         "cmd": f"{run} evaluation",
-        "deps": [*(f"{MODEL_OUTPUT}/{s}" for s in sources), *CODE["evaluation"]],
+        "deps": [*(f"{model_output}/{s}" for s in sources), *CODE["evaluation"]],
         "params": _params(project, env, "evaluation"),
-        "outs": [f"{MODEL_OUTPUT}/evaluation", f"{REPORTING}/evaluation"]}
+        "outs": [f"{model_output}/evaluation", f"{reporting}/evaluation"]}
     return doc
 
 
@@ -119,8 +133,14 @@ def main(argv: list[str] | None = None) -> int:
     bootstrap_project(project)
     with KedroSession.create(project_path=project, env=args.env) as session:
         context = session.load_context()
-        roots = dict(context.config_loader["globals"].get("raw_roots") or {})
-        text = render(stages(context.layout, roots, env=args.env, project=project), args.env)
+        config = context.config_loader["globals"]
+        try:
+            doc = stages(context.layout, dict(config.get("raw_roots") or {}), env=args.env, project=project,
+                         data_dir=str(config.get("data_dir", "data")))
+        except MissingRoots as err:
+            print(f"cxrinit-dvc: {err}", file=sys.stderr)
+            return 2
+        text = render(doc, args.env)
     if args.output == "-":
         sys.stdout.write(text)
     else:

@@ -1,9 +1,15 @@
 """Kedro settings: the project's context (validated settings, the study layout), hooks and configuration loader."""
 
+import warnings
+
 from kedro.config import OmegaConfigLoader
 
 from cxrinit.context import ProjectContext
 from cxrinit.hooks import ProjectHooks
+
+# Kedro's own namespacing gives every per-source dataset a dotted name (vindr.manifest); its warning about
+# dots in dataset names would be printed once per node of every run.
+warnings.filterwarnings("ignore", message=r"One or more dataset names contain '\.'", category=UserWarning)
 
 CONTEXT_CLASS = ProjectContext
 HOOKS = (ProjectHooks(),)

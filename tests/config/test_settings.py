@@ -48,7 +48,8 @@ def test_base_configuration_states_the_defaults() -> None:
 def test_unknown_key_from_params_names_origin_and_closest_key() -> None:
     runtime = {"evaluation": {"n_resample": 10}}
     (problem,) = problems(parameters("demo", runtime), "demo", runtime)
-    assert problem.startswith("`evaluation.n_resample` (from --params): unknown key (did you mean `n_resamples`?)")
+    assert problem.startswith("`evaluation.n_resample` (from --params or -c): unknown key "
+                              "(did you mean `n_resamples`?)")
     assert "valid keys: preset, n_resamples, seed" in problem
 
 
@@ -126,3 +127,39 @@ def test_settings_are_frozen() -> None:
     settings = ProjectSettings()
     with pytest.raises(Exception, match="frozen"):
         settings.evaluation.n_resamples = 5  # type: ignore[misc]
+
+
+def test_what_the_newcomer_found_is_checked_before_anything_runs(tmp_path: Path) -> None:
+    """A reader option's value, a weights file that is not there, a misspelled global, a word for a number."""
+    conf = tmp_path / "conf"
+    (conf / "base").mkdir(parents=True)
+    for path in (CONF / "base").glob("*.yml"):
+        (conf / "base" / path.name).write_text(path.read_text())
+    mine = conf / "mine"
+    mine.mkdir()
+    (mine / "parameters_sources.yml").write_text(yaml.safe_dump(
+        {"sources": {"hospital": {"format": "folder", "options": {"columns": {"pth": "file"}}}}}))
+    (mine / "labels.yml").write_text(yaml.safe_dump({"labels": {
+        "sources": {"hospital": {"kind": "binary", "findings": {"cardiomegaly": ["cardiomegaly"]}}},
+        "policies": {"hospital": {"views": None, "views_native": None, "blank": "ignore"}},
+        "splits": {"hospital": {"use_official": False, "test_fraction": 0.2, "val_fraction": 0.1}},
+        "label_sets": {"study": {"hospital": ["cardiomegaly"]}}}}))
+    (mine / "parameters_finetuning.yml").write_text(yaml.safe_dump({"finetuning": {
+        "train": {"epochs": "two"}, "registry": {"dinov2": {"file": str(tmp_path / "absent.pth")}}}}))
+    (mine / "globals.yml").write_text(yaml.safe_dump({"raw_roots": {"hospitl": "/data/hospital"},
+                                                      "raw_root": {"hospital": "/data/hospital"},
+                                                      "weights_dir": "/weights"}))  # a global of the user's own
+    loader = OmegaConfigLoader(str(conf), env="mine", **CONFIG_LOADER_ARGS)
+    origin = ConfigOrigins(conf, "mine", relative_to=tmp_path)
+    with pytest.raises(ConfigError) as err:
+        validate_parameters(loader["parameters"], origin=origin, env="mine", globals_=loader["globals"],
+                            globals_origin=origin.for_globals())
+    text = "\n".join(err.value.problems)
+    assert ("`sources.hospital.options` (from conf/mine/parameters_sources.yml): unknown column role 'pth' "
+            "(did you mean 'path'?)") in text
+    assert "`finetuning.train.epochs` (from conf/mine/parameters_finetuning.yml): Input should be a valid integer" in text
+    assert f"`finetuning.registry.dinov2.file` (from conf/mine/parameters_finetuning.yml): no weights file at " \
+           f"{tmp_path / 'absent.pth'}" in text
+    assert "`raw_roots.hospitl` (from conf/mine/globals.yml): not a source (did you mean `hospital`?)" in text
+    assert "`raw_root` (from conf/mine/globals.yml): unknown global (did you mean `raw_roots`?)" in text
+    assert "weights_dir" not in text

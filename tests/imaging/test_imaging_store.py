@@ -235,3 +235,13 @@ def test_a_worker_crash_quarantines_only_the_culprit():
     assert all(results[r].detail == p for r, p in enumerate("ab_cdef") if p != "_")
     with pytest.raises(RuntimeError, match="ZeroDivisionError"):  # our bugs are raised, not quarantined
         list(run_pool([[(0, "a")], [(1, "bug")]], 2, crash_on_boom, noop_init, (), on_crash=died))
+
+
+def test_a_path_that_is_not_a_store_says_what_a_store_path_looks_like(tmp_path):
+    build_store(pd.DataFrame({"image_id": ["a"], "path": ["a.png"]}), tmp_path, tmp_path / "pixels", sizes=(32,),
+                workers=1)
+    with pytest.raises(FileNotFoundError, match=r"no pixel store at .*/pixels/224: a store is one resolution folder"
+                                                 r".*holds the sizes 32"):
+        PixelStore(tmp_path / "pixels" / "224")
+    with pytest.raises(FileNotFoundError, match=r"no pixel store at .*/05_model_input/vindr/224"):
+        PixelStore(tmp_path / "05_model_input" / "vindr" / "224")

@@ -269,13 +269,14 @@ def test_uka_bad_grade_names_row_and_column(ontology: Ontology) -> None:
 # -- kind binary (a user's folder data) and generic errors --------------------------------------
 
 def test_binary_kind_from_a_user_ontology() -> None:
-    onto = ontology_from_dict({
+    raw = {
         "findings": {"cardiomegaly": "x", "pneumothorax": "y"},
         "sources": {"folder": {"kind": "binary", "findings": {"cardiomegaly": ["cm"], "pneumothorax": ["ptx"]}}},
         "label_sets": {"study": ["cardiomegaly", "pneumothorax"]},
         "policies": {"folder": {"views": None, "views_native": None, "blank": "ignore"}},
         "splits": {"folder": {"use_official": False, "test_fraction": 0.2, "val_fraction": 0.1}},
-    }, origin="user.yml")
+    }
+    onto = ontology_from_dict(raw, origin="user.yml")
     m = manifest("folder", [{"image_id": "a", "label:cm": 1.0, "label:ptx": N},
                             {"image_id": "b", "label:cm": 0.0, "label:ptx": 1.0}])
     result = harmonize_labels(m, onto, "folder")
@@ -283,6 +284,12 @@ def test_binary_kind_from_a_user_ontology() -> None:
     m.loc[1, "label:cm"] = 2.0
     with pytest.raises(LabelDataError, match=r"column 'label:cm', row 1 \(image_id 'b'\): value 2\.0 is not one of"):
         harmonize_labels(m, onto, "folder")
+    # a feed naming a column the CSV does not have (a typo in labels.yml): the closest native label is named
+    typo = ontology_from_dict({**raw, "sources": {"folder": {"kind": "binary", "findings": {
+        "cardiomegaly": ["cm"], "pneumothorax": ["ptxx"]}}}}, origin="user.yml")
+    with pytest.raises(LabelDataError, match=r"column 'label:ptxx' is missing .*\(did you mean 'ptx'\?\); fix the "
+                                             r"feed in labels.yml \(sources.folder\).*native labels: cm, ptx"):
+        harmonize_labels(m.assign(**{"label:cm": [1.0, 0.0]}), typo, "folder")
 
 
 def test_duplicate_image_ids_fail(ontology: Ontology) -> None:

@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import save_file
 
 from cxrinit.models import WeightsUnavailable, build_model, read_weights
+from cxrinit.training.checkpoint import save_weights
 
 TINY = {"arch": "vit_tiny_patch16_224", "model_kwargs": {"depth": 2, "embed_dim": 32, "num_heads": 2, "patch_size": 8}}
 LABELS = ["a", "b", "c"]
@@ -93,6 +94,21 @@ def test_dinov2_hub_layout_loads_with_identical_outputs_and_resamples_grid(tmp_p
     assert bigger(torch.rand(1, 3, 84, 84)).shape == (1, 4)
 
 
+def test_a_cxrinit_checkpoint_names_the_architecture_it_was_trained_as(tmp_path: Path) -> None:
+    tiny = {"depth": 2, "embed_dim": 32, "num_heads": 2, "patch_size": 8}
+    meta = {"arch": "vit_tiny_patch16_224", "cell": {"init": {"model_kwargs": tiny}}}
+    save_weights(reference().state_dict(), tmp_path / "best.safetensors", meta)
+    with pytest.raises(ValueError) as err:  # the gpu.md MIMIC-arm cell without its arch
+        build_model({"name": "mimic", "file": str(tmp_path / "best.safetensors")}, 3, 32, registry_key="inits")
+    message = str(err.value)
+    assert "was trained as arch: vit_tiny_patch16_224, model_kwargs: {'depth': 2" in message
+    assert "`inits.mimic`" in message and "size mismatch" not in message
+    model, _ = build_model({"name": "mimic", "file": str(tmp_path / "best.safetensors"),
+                            "arch": "vit_tiny_patch16_224", "model_kwargs": tiny}, 3, 32)
+    expected = reference().state_dict()  # the backbone is the file's (the head: no label list to keep it by)
+    assert all(torch.equal(v, expected[k]) for k, v in model.state_dict().items() if not k.startswith("head."))
+
+
 def test_file_of_another_architecture_is_refused_with_the_keys(tmp_path: Path) -> None:
     torch.save(reference().state_dict(), tmp_path / "w.pt")
     other = {"name": "x", "arch": "vit_tiny_patch16_224", "file": str(tmp_path / "w.pt"),
@@ -135,10 +151,18 @@ def test_missing_weights_say_how_to_provide_them() -> None:
         build_model("dinov2", 5, 224)
     msg = str(err.value)
     assert "dinov2_vitb14_pretrain.pth" in msg and "finetuning.registry.dinov2.file" in msg and "HF_HUB_OFFLINE" in msg
+    assert "conf/demo/parameters_finetuning.yml for `--env demo`" in msg and "run once online" in msg
     with pytest.raises(WeightsUnavailable, match=r"huggingface\.co/timm/vit_base_patch16_224\.augreg_in21k"):
         build_model("imagenet21k", 5, 224)
     with pytest.raises(WeightsUnavailable, match=r"kedro run --pipeline pretraining.*finetuning\.registry\.mimic\.file"):
         build_model("mimic", 5, 224)
+    # where the inits come from decides the setting named; a file-only init is never "cached once online"
+    with pytest.raises(WeightsUnavailable) as err:
+        build_model({"name": "dinov2", "weights": "file"}, 5, 224, registry_key="inits")
+    assert "`inits.dinov2.file: /path/to/file`" in str(err.value) and "in the cell configuration" in str(err.value)
+    assert "online" not in str(err.value)
+    with pytest.raises(WeightsUnavailable, match=r"`pretraining\.registry\.imagenet21k\.file"):
+        build_model("imagenet21k", 5, 224, registry_key="pretraining.registry")
 
 
 def test_bad_architecture_name_is_a_config_error_not_missing_weights() -> None:

@@ -31,7 +31,7 @@ def _hashes(root: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def demo_run(tiny_demo: Path) -> Path:
     """The session's tiny demo (generated once): read it, never write it."""
-    return tiny_demo / "data" / "01_raw" / "demo"
+    return tiny_demo / "data" / "demo" / "01_raw"
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_demo_writes_six_native_trees_with_answer_keys(demo_run: Path) -> None:
 
 
 def test_demo_is_deterministic_and_only_namespaced_sources_rerun(demo_run: Path, project_copy: Path) -> None:
-    raw = project_copy / "data" / "01_raw" / "demo"
+    raw = project_copy / "data" / "demo" / "01_raw"
     uka = _hashes(raw / "uka")
     shutil.rmtree(raw / "nih")
     run_kedro(project_copy, env="demo", pipeline="demo", params=TINY_DEMO, namespaces=["demo.nih"])
@@ -66,4 +66,4 @@ def test_demo_is_deterministic_and_only_namespaced_sources_rerun(demo_run: Path,
 def test_demo_seed_changes_the_data(demo_run: Path, project_copy: Path) -> None:
     params = {"demo": {**TINY_DEMO["demo"], "seed": 7}}
     run_kedro(project_copy, env="demo", pipeline="demo", params=params, namespaces=["demo.vindr"])
-    assert _hashes(project_copy / "data/01_raw/demo/vindr") != _hashes(demo_run / "vindr")
+    assert _hashes(project_copy / "data/demo/01_raw/vindr") != _hashes(demo_run / "vindr")

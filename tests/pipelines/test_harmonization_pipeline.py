@@ -25,10 +25,10 @@ def harmonized(tiny_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 def test_labels_and_splits_for_every_stored_image(harmonized: Path) -> None:
     for source in SOURCES:
-        labels = pd.read_parquet(harmonized / f"data/05_model_input/{source}/labels.parquet")
-        splits = pd.read_parquet(harmonized / f"data/05_model_input/{source}/splits.parquet")
-        drops = pd.read_parquet(harmonized / f"data/08_reporting/harmonization/{source}_drops.parquet")
-        manifest = pd.read_parquet(harmonized / f"data/02_intermediate/{source}/manifest.parquet")
+        labels = pd.read_parquet(harmonized / f"data/demo/05_model_input/{source}/labels.parquet")
+        splits = pd.read_parquet(harmonized / f"data/demo/05_model_input/{source}/splits.parquet")
+        drops = pd.read_parquet(harmonized / f"data/demo/08_reporting/harmonization/{source}_drops.parquet")
+        manifest = pd.read_parquet(harmonized / f"data/demo/02_intermediate/{source}/manifest.parquet")
         assert set(labels["image_id"]) == set(splits["image_id"])
         # nothing lost: every manifest image is labelled or dropped with a reason
         assert len(labels) + len(drops) == len(manifest), source
@@ -40,26 +40,26 @@ def test_labels_and_splits_for_every_stored_image(harmonized: Path) -> None:
 
 
 def test_unannotated_findings_are_masked_not_negative(harmonized: Path) -> None:
-    nih = pd.read_parquet(harmonized / "data/05_model_input/nih/labels.parquet")
+    nih = pd.read_parquet(harmonized / "data/demo/05_model_input/nih/labels.parquet")
     assert "lung_opacity" not in nih.columns or nih["lung_opacity"].isna().all()
-    chexpert = pd.read_parquet(harmonized / "data/02_intermediate/chexpert/manifest.parquet")
+    chexpert = pd.read_parquet(harmonized / "data/demo/02_intermediate/chexpert/manifest.parquet")
     assert set(chexpert["view"]) >= {"LATERAL"}
-    drops = pd.read_csv(harmonized / "data/08_reporting/harmonization/drops.csv")
+    drops = pd.read_csv(harmonized / "data/demo/08_reporting/harmonization/drops.csv")
     assert {"view_filter", "not_stored"} <= set(drops.loc[drops["source"] == "chexpert", "reason"])
 
 
 def test_reports_and_heatmap(harmonized: Path) -> None:
-    table = pd.read_csv(harmonized / "data/08_reporting/harmonization/prevalence.csv")
+    table = pd.read_csv(harmonized / "data/demo/08_reporting/harmonization/prevalence.csv")
     assert set(table["source"]) == set(SOURCES)
     assert {"positives", "negatives", "masked", "patients", "prevalence"} <= set(table.columns)
-    png = harmonized / "data/08_reporting/harmonization/prevalence.png"
+    png = harmonized / "data/demo/08_reporting/harmonization/prevalence.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_paper_preset_and_split_seed(harmonized: Path, tmp_path: Path) -> None:
     project = copy_project(harmonized, tmp_path / "project")
     def splits() -> set[str]:
-        return set().union(*(pd.read_parquet(project / f"data/05_model_input/{s}/splits.parquet")["split"]
+        return set().union(*(pd.read_parquet(project / f"data/demo/05_model_input/{s}/splits.parquet")["split"]
                              for s in SOURCES))
 
     assert "val" in splits()

@@ -41,7 +41,7 @@ def trained(tiny_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[
 
 
 def _card(project: Path, init: str, source: str) -> dict:
-    return json.loads((project / f"data/06_models/{source}/{init}.card.json").read_text())
+    return json.loads((project / f"data/demo/06_models/{source}/{init}.card.json").read_text())
 
 
 def test_every_cell_trains_or_says_how_to_make_it_train(trained: tuple[Path, str]) -> None:
@@ -51,16 +51,16 @@ def test_every_cell_trains_or_says_how_to_make_it_train(trained: tuple[Path, str
             card = _card(project, init, source)
             assert not card["skipped"], card
             assert (project / card["best_weights"]).is_file()
-            predictions = pd.read_parquet(project / f"data/07_model_output/{source}/{init}/predictions.parquet")
+            predictions = pd.read_parquet(project / f"data/demo/07_model_output/{source}/{init}/predictions.parquet")
             assert set(predictions["split"]) <= {"val", "test"} and "test" in set(predictions["split"])
             for finding in card["findings"]:
                 assert predictions[f"prob_{finding}"].between(0, 1).all()
         for init in ("dinov2", "imagenet21k"):
             card = _card(project, init, source)
             assert card["skipped"] and f"finetuning.registry.{init}.file" in card["reason"], card
-    assert not (project / "data/06_models/nih").exists()  # a namespace not run leaves nothing behind
+    assert not (project / "data/demo/06_models/nih").exists()  # a namespace not run leaves nothing behind
     mimic = _card(project, "mimic", "vindr")
-    pretrained = json.loads((project / "data/06_models/mimic_init/vindr.card.json").read_text())
+    pretrained = json.loads((project / "data/demo/06_models/mimic_init/vindr.card.json").read_text())
     assert mimic["findings"] == pretrained["findings"]  # the target's labels shared with MIMIC, head kept
 
 
@@ -103,9 +103,9 @@ def test_registered_model_reloads_and_predicts_the_same(trained: tuple[Path, str
     contract = json.loads(version.tags["input_contract"])
     findings = json.loads(version.tags["findings"])
     model = mlflow.pytorch.load_model("models:/cxrinit-uka-random@best")
-    predictions = pd.read_parquet(project / "data/07_model_output/uka/random/predictions.parquet")
+    predictions = pd.read_parquet(project / "data/demo/07_model_output/uka/random/predictions.parquet")
     test = predictions[predictions["split"] == "test"]
-    store = StoreSet(project / "data/03_primary/uka/pixels")[64]
+    store = StoreSet(project / "data/demo/03_primary/uka/pixels")[64]
     pixels = store.gather(store.row_of(test["image_id"])).astype(np.float32) / 255.0
     x = torch.from_numpy(pixels)[:, None].expand(-1, 3, -1, -1)
     mean = torch.tensor(contract["mean"])[None, :, None, None]
@@ -118,13 +118,13 @@ def test_registered_model_reloads_and_predicts_the_same(trained: tuple[Path, str
 
 def test_evaluation_tables_cover_every_trained_cell(trained: tuple[Path, str]) -> None:
     project, _ = trained
-    table = pd.read_csv(project / "data/08_reporting/evaluation/study_table.csv")
+    table = pd.read_csv(project / "data/demo/08_reporting/evaluation/study_table.csv")
     assert {(s, i) for s in SOURCES for i in ("random", "mimic")} <= set(zip(table["source"], table["init"]))
-    report = (project / "data/08_reporting/evaluation/study_table.md").read_text()
+    report = (project / "data/demo/08_reporting/evaluation/study_table.md").read_text()
     assert "p vs random" in report
     for name in ("forest.png", "auroc_differences.png"):
-        assert (project / "data/08_reporting/evaluation/figures" / name).read_bytes()[:4] == b"\x89PNG"
-    assert (project / "data/08_reporting/evaluation/roc_vindr.png").is_file()
+        assert (project / "data/demo/08_reporting/evaluation/figures" / name).read_bytes()[:4] == b"\x89PNG"
+    assert (project / "data/demo/08_reporting/evaluation/roc_vindr.png").is_file()
 
 
 def test_one_source_runs_alone_through_every_stage(tiny_demo: Path, tmp_path: Path) -> None:
@@ -134,10 +134,10 @@ def test_one_source_runs_alone_through_every_stage(tiny_demo: Path, tmp_path: Pa
         mp.chdir(project)
         run_kedro(project, env="demo", namespaces=["nih"], params=params)
         run_kedro(project, env="demo", params=params, tags=["summary"])
-    assert not (project / "data/02_intermediate/vindr").exists()
+    assert not (project / "data/demo/02_intermediate/vindr").exists()
     assert not _card(project, "random", "nih")["skipped"]
     assert "run `kedro run --pipelines pretraining` first" in _card(project, "mimic", "nih")["reason"]
-    table = pd.read_csv(project / "data/08_reporting/evaluation/study_table.csv")
+    table = pd.read_csv(project / "data/demo/08_reporting/evaluation/study_table.csv")
     assert set(zip(table["source"], table["init"])) == {("nih", "random")}
-    prevalence = pd.read_csv(project / "data/08_reporting/harmonization/prevalence.csv")
+    prevalence = pd.read_csv(project / "data/demo/08_reporting/harmonization/prevalence.csv")
     assert set(prevalence["source"]) == {"nih"}

@@ -134,6 +134,32 @@ def test_evaluation_runs_in_memory_for_any_source_names() -> None:
     assert "95% percentile interval" in catalog.load("study_report")
 
 
+def test_environments_never_share_outputs(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo environment reads and writes only under data/demo/: a real run's outputs never mix with it."""
+    from kedro.framework.project import pipelines
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    monkeypatch.chdir(project)
+    bootstrap_project(project)
+    for env, root in (("demo", project / "data" / "demo"), ("base", project / "data")):
+        with KedroSession.create(project_path=project, env=env) as session:
+            context = session.load_context()
+            catalog = context.catalog
+            names = {d for d in pipelines["__default__"].datasets() if not d.startswith("params:") and d != "tracking"}
+            for name in names:
+                dataset = catalog.get(name)
+                where = getattr(dataset, "_filepath", None) or getattr(dataset, "_path", None) or getattr(
+                    getattr(dataset, "_inner", None), "_filepath", None) or getattr(dataset, "path", None)
+                if env == "base" and name.endswith(".raw"):
+                    continue  # a real download lives where you keep it (raw_roots), read-only
+                assert where is not None, name
+                assert Path(str(where)).resolve().is_relative_to(root.resolve()), (env, name, where)
+                if env == "base":
+                    assert not Path(str(where)).resolve().is_relative_to((project / "data" / "demo").resolve())
+            assert Path(context.settings.finetuning.models_dir) == root.relative_to(project) / "06_models"
+
+
 def test_kedro_viz_shows_the_layer_view_of_the_whole_study(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Through kedro-viz's API: layers are sorted only when no namespace spans them in a cycle (the demo's
     writers once shared the sources' namespaces with fine-tuning, and the layer view was disabled)."""

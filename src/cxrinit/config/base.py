@@ -38,6 +38,11 @@ def unknown_key(key: str, known: Iterable[str], within: Sequence[str] = ()) -> P
                                 "known": ", ".join(known) or "none"})
 
 
+def error_at(within: Sequence[str], message: str) -> PydanticCustomError:
+    """An error about the key ``within`` (a path below the validated field), reported at that key."""
+    return PydanticCustomError("error_at", "{message}", {"key": ".".join(within), "message": message})
+
+
 def unknown_value(value: Any, known: Iterable[str], what: str = "value") -> PydanticCustomError:
     """The error for a value that must name one of ``known`` (a format, an initialization, a preset)."""
     known = sorted(str(k) for k in known)
@@ -114,7 +119,7 @@ def describe(error: ValidationError, model: type[BaseModel], prefix: Sequence[st
         if item["type"] == "extra_forbidden":
             known = known_keys(model, loc[:-1]) or []
             message = f"unknown key{_hint(str(loc[-1]), known)}; valid keys: {', '.join(known) or 'none'}"
-        elif item["type"] == "unknown_key":
+        elif item["type"] in ("unknown_key", "error_at"):
             loc.append(context["key"])
         elif item["type"] == "value_error":
             message = message.removeprefix("Value error, ")
@@ -130,4 +135,4 @@ def _is_union_tag(part: str | int) -> bool:
                                       or "[" in part and "]" in part and not part.startswith("["))
 
 
-__all__ = ["ConfigError", "Origin", "Settings", "describe", "known_keys", "unknown_key", "unknown_value"]
+__all__ = ["ConfigError", "Origin", "Settings", "describe", "error_at", "known_keys", "unknown_key", "unknown_value"]

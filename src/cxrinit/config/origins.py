@@ -23,11 +23,13 @@ class ConfigOrigins:
     """
 
     def __init__(self, conf_source: str | Path, env: str | None, runtime_params: Mapping[str, Any] | None = None,
-                 *, base_env: str = "base", relative_to: str | Path | None = None) -> None:
+                 *, base_env: str = "base", relative_to: str | Path | None = None,
+                 patterns: tuple[str, ...] = PARAMETER_PATTERNS) -> None:
         self.conf_source = Path(conf_source)
         self.envs = [e for e in (env or "local", base_env) if e]
         self.runtime_params = dict(runtime_params or {})
         self.relative_to = Path(relative_to) if relative_to else self.conf_source.parent
+        self.patterns = patterns
 
     @cached_property
     def _files(self) -> list[tuple[Path, Any]]:
@@ -39,7 +41,7 @@ class ConfigOrigins:
             for path in sorted(folder.rglob("*")):
                 rel = path.relative_to(folder).as_posix()
                 if path.suffix in (".yml", ".yaml", ".json") and any(fnmatch.fnmatch(rel, p)
-                                                                     for p in PARAMETER_PATTERNS):
+                                                                     for p in self.patterns):
                     try:
                         found.append((path, yaml.safe_load(path.read_text()) or {}))
                     except (OSError, yaml.YAMLError):
@@ -47,14 +49,19 @@ class ConfigOrigins:
         return found
 
     def __call__(self, path: Sequence[str]) -> str | None:
-        """``--params``, the file defining the deepest existing prefix of ``path``, or None."""
+        """Where the key ``path`` is set: the command line (``--params`` or a ``-c`` run file), the
+        environment's file, else base's; None when no file sets it (a missing key, a default)."""
         if _lookup(self.runtime_params, path) is not _MISSING:
-            return "--params"
-        for depth in range(len(path), 0, -1):
-            for file, data in self._files:
-                if _lookup(data, path[:depth]) is not _MISSING:
-                    return self._show(file)
+            return "--params or -c"
+        for file, data in self._files:
+            if _lookup(data, path) is not _MISSING:
+                return self._show(file)
         return None
+
+    def for_globals(self) -> ConfigOrigins:
+        """The same environment's origins of global keys (conf/*/globals*.yml)."""
+        return ConfigOrigins(self.conf_source, self.envs[0], base_env=self.envs[-1], relative_to=self.relative_to,
+                             patterns=("globals*", "globals*/**", "**/globals*"))
 
     def _show(self, file: Path) -> str:
         try:

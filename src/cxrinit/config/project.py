@@ -18,6 +18,7 @@ from cxrinit.labels.ontology import Ontology, ontology_from_dict
 from .base import ConfigError, Origin, Settings, describe
 from .demo import DemoSettings
 from .evaluation import EvaluationSettings
+from .globals_ import GlobalsSettings
 from .harmonization import HarmonizationSettings
 from .ingestion import IngestionSettings
 from .sources import SourceSettings, check_sources
@@ -105,6 +106,34 @@ def cross_check(settings: ProjectSettings, ontology: Ontology) -> list[tuple[tup
     return problems
 
 
+def _check_globals(raw: Mapping[str, Any], sources: Mapping[str, Any], origin: Origin | None) -> list[str]:
+    """The globals' own keys; every ``raw_roots`` name must be a configured source (enabled or not)."""
+    try:
+        found = GlobalsSettings.model_validate({k: v for k, v in raw.items() if k in GlobalsSettings.model_fields})
+    except ValidationError as err:
+        return describe(err, GlobalsSettings, (), origin)
+    problems = []
+    for key in raw:
+        # other globals are the user's own (for ${globals:...}); one spelled almost like ours is a typo
+        if key not in GlobalsSettings.model_fields and (hint := _closest(key, GlobalsSettings.model_fields)):
+            where = origin([key]) if origin else None
+            problems.append(f"`{key}`" + (f" (from {where})" if where else "") + f": unknown global{hint}")
+    for name in found.raw_roots:
+        if name not in sources:
+            where = origin(["raw_roots", name]) if origin else None
+            problems.append(f"`raw_roots.{name}`" + (f" (from {where})" if where else "")
+                            + f": not a source{_closest(name, sources)}; sources: {', '.join(sources)} "
+                            "(a new dataset is also an entry under `sources`, docs/extending.md)")
+    return problems
+
+
+def _closest(name: str, known: Mapping[str, Any]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
 def _label_set(ontology: Ontology, name: str, source: str, where: tuple[str, ...]) -> list[tuple[tuple[str, ...], str]]:
     try:
         ontology.label_set(name, source)
@@ -113,12 +142,14 @@ def _label_set(ontology: Ontology, name: str, source: str, where: tuple[str, ...
     return []
 
 
-def validate_parameters(raw: Mapping[str, Any], *, origin: Origin | None = None,
-                        env: str | None = None) -> tuple[ProjectSettings, Ontology]:
-    """Validate the resolved parameters of a run (``labels`` included); raises :class:`ConfigError`.
+def validate_parameters(raw: Mapping[str, Any], *, origin: Origin | None = None, env: str | None = None,
+                        globals_: Mapping[str, Any] | None = None,
+                        globals_origin: Origin | None = None) -> tuple[ProjectSettings, Ontology]:
+    """Validate the resolved parameters of a run (``labels`` included) and, when given, its globals;
+    raises :class:`ConfigError`.
 
     Returns the settings and the label ontology. Every problem is reported at once, each with its
-    key path, the file (or ``--params``) it came from and what to do.
+    key path, the file (or the command line) it came from and what to do.
     """
     raw = dict(raw)
     problems: list[str] = []
@@ -143,6 +174,8 @@ def validate_parameters(raw: Mapping[str, Any], *, origin: Origin | None = None,
     if settings is not None and ontology is not None:
         for path, message in cross_check(settings, ontology):
             add(path, message)
+    if globals_ is not None:
+        problems += _check_globals(globals_, dict(raw.get("sources") or {}), globals_origin)
     if problems or settings is None or ontology is None:
         raise ConfigError(problems, env=env)
     return settings, ontology

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from .base import Settings, unknown_key, unknown_value
+from .base import Settings, error_at, unknown_key, unknown_value
 
 View = Literal["PA", "AP", "LATERAL", "OTHER"]
 #: A dataset's name becomes a Kedro namespace, a catalog key and a folder name.
@@ -57,6 +57,11 @@ def check_sources(sources: dict[str, SourceSettings]) -> dict[str, SourceSetting
         for key in entry.options:
             if key not in options:
                 raise unknown_key(key, options, within=(name, "options"))
+        if FORMATS[fmt].check_options is not None:
+            try:
+                FORMATS[fmt].check_options(entry.options)
+            except ValueError as err:
+                raise error_at((name, "options"), str(err)) from None
     return sources
 
 

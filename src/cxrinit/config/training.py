@@ -4,26 +4,47 @@ from __future__ import annotations
 
 import re
 from dataclasses import fields
-from typing import Any, Literal
+from pathlib import Path
+from functools import cache
+from typing import Any, Literal, get_type_hints
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator, model_validator
 
 from cxrinit.models.registry import BUILTIN_INITS, InitSpec, init_spec
 
-from .base import Settings, unknown_key, unknown_value
+from .base import Settings, error_at, unknown_key, unknown_value
 
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
-def train_config(preset: str, train: dict[str, Any]) -> Any:
-    """``TrainConfig.preset(preset, **train)``; an unknown option becomes an ``unknown_key`` error (for a
-    validator of the ``train`` field: the error's location is the field, the key path is appended)."""
-    from cxrinit.training.config import TrainConfig, UnknownOptionError
+def _overrides(dataclass: type, name: str, nested: dict[str, type[BaseModel]] | None = None) -> type[BaseModel]:
+    """A settings model with every field of ``dataclass``, each optional (unset: the preset's value),
+    typed as the dataclass declares it, unknown keys forbidden: ``train.epochs: two`` is reported at
+    ``train.epochs``, ``train.epoch`` with the closest valid key. Generated, so it never drifts."""
+    hints = get_type_hints(dataclass)
+    spec: dict[str, Any] = {f.name: ((nested or {}).get(f.name, hints[f.name]) | None, None) for f in fields(dataclass)}
+    return create_model(name, __config__=ConfigDict(extra="forbid", frozen=True), __doc__=dataclass.__doc__, **spec)
 
-    try:
-        return TrainConfig.preset(preset, **train)
-    except UnknownOptionError as err:
-        raise unknown_key(err.path[-1], err.known, within=err.path[:-1]) from None
+
+@cache
+def train_overrides() -> type[BaseModel]:
+    """The model of ``train``: :class:`~cxrinit.training.TrainConfig`'s options (``augment`` nested)."""
+    from cxrinit.training.augment import AugmentConfig
+    from cxrinit.training.config import TrainConfig
+
+    augment = _overrides(AugmentConfig, "AugmentOptions")
+    return _overrides(TrainConfig, "TrainOverrides", {"augment": augment})
+
+
+TrainOverrides = train_overrides()
+
+
+def train_config(preset: str, train: BaseModel | dict[str, Any]) -> Any:
+    """``TrainConfig.preset(preset, **train)`` with only the options ``train`` sets."""
+    from cxrinit.training.config import TrainConfig
+
+    options = train.model_dump(exclude_unset=True) if isinstance(train, BaseModel) else dict(train)
+    return TrainConfig.preset(preset, **options)
 
 
 class TrainOptions(BaseModel):
@@ -31,12 +52,12 @@ class TrainOptions(BaseModel):
     checked when the settings are built (shared by the pipelines' settings and a cell's configuration)."""
 
     preset: Literal["default", "paper"] = "default"
-    train: dict[str, Any] = Field(default_factory=dict)
+    train: TrainOverrides = Field(default_factory=TrainOverrides)  # type: ignore[valid-type]
 
     @field_validator("train")
     @classmethod
-    def _train(cls, train: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        train_config(info.data.get("preset", "default"), train)
+    def _train(cls, train: BaseModel, info: ValidationInfo) -> BaseModel:
+        train_config(info.data.get("preset", "default"), train)  # values: epochs >= 1, known precision, ...
         return train
 
     def train_config(self) -> Any:
@@ -80,6 +101,10 @@ class TrainingSettings(Settings, TrainOptions):
                 if key not in known or key == "name":
                     raise unknown_key(key, [k for k in known if k != "name"], within=(name,))
             init_spec({"name": name, **entry})  # ValueError names the init and the bad field
+            file = entry.get("file")
+            if file and not Path(str(file)).expanduser().is_file():
+                raise error_at((name, "file"), f"no weights file at {file} (give an absolute path, or one relative "
+                                               "to the project folder)")
         return registry
 
     def known_inits(self) -> list[str]:

@@ -174,6 +174,13 @@ class PixelStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         index_path = self.path / INDEX
+        if not self.path.is_dir():
+            sizes = sorted(p.name for p in self.path.parent.glob("[0-9]*") if (p / INDEX).is_file()) \
+                if self.path.parent.is_dir() else []
+            found = f"; {self.path.parent} holds the sizes {', '.join(sizes)}" if sizes else ""
+            raise FileNotFoundError(
+                f"no pixel store at {self.path}: a store is one resolution folder, <pixel store>/<size>, e.g. "
+                f"data/03_primary/<source>/pixels/224 as the ingestion pipeline writes it{found}")
         if not index_path.exists():
             raise FileNotFoundError(
                 f"{index_path} missing: the store at {self.path} is incomplete or not a store "

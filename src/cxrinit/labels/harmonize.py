@@ -51,8 +51,15 @@ class HarmonizeResult:
 
 def _column(manifest: pd.DataFrame, name: str, source: str, why: str) -> pd.Series:
     if name not in manifest.columns:
-        raise LabelDataError(f"{source} manifest: column {name!r} is missing ({why}); re-read the source with its "
-                             f"reader, or fix the feed in labels.yml (sources.{source})")
+        import difflib
+
+        natives = [c for c in manifest.columns if c.startswith(LABEL_PREFIX)]
+        close = difflib.get_close_matches(name, natives, n=1)
+        hint = f" (did you mean {close[0].removeprefix(LABEL_PREFIX)!r}?)" if close else ""
+        known = f"; the manifest's native labels: {', '.join(c.removeprefix(LABEL_PREFIX) for c in natives)}" if (
+            name.startswith(LABEL_PREFIX) and natives) else ""
+        raise LabelDataError(f"{source} manifest: column {name!r} is missing ({why}){hint}; fix the feed in "
+                             f"labels.yml (sources.{source}), or re-read the source with its reader{known}")
     return manifest[name]
 
 

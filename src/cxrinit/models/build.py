@@ -24,13 +24,16 @@ _DEFAULT_STD = (0.229, 0.224, 0.225)
 def build_model(spec: InitSpec | Mapping[str, Any] | str, num_classes: int, img_size: int, *,
                 labels: Sequence[str] | None = None, normalization: Normalization = "init",
                 registry: Mapping[str, Any] | None = None, seed: int | None = None,
-                **model_kwargs: Any) -> tuple[nn.Module, InputContract]:
+                registry_key: str = "finetuning.registry", **model_kwargs: Any) -> tuple[nn.Module, InputContract]:
     """Create the init's architecture with its weights, a ``num_classes`` head, at ``img_size``.
 
     ``labels`` (the target's findings, in head order) lets a checkpoint that carries its own label list
     (``mimic``) keep its classifier. ``normalization``: ``init`` applies the init's mean/std, ``paper``
     feeds [0, 1] gray-as-RGB unnormalized (the study). Raises ``WeightsUnavailable`` with instructions
-    when the weights are not here; nothing is downloaded when ``HF_HUB_OFFLINE=1``.
+    when the weights are not here (naming ``<registry_key>.<init>.file``, the setting that provides
+    them where the caller reads its inits: ``finetuning.registry``, ``pretraining.registry``, or a cell
+    file's ``inits``); nothing is downloaded when ``HF_HUB_OFFLINE=1``. Raises ``ValueError`` when a
+    cxrinit weights file was trained with another architecture than the init builds.
     """
     spec = init_spec(spec, registry)
     if labels is not None and len(labels) != num_classes:
@@ -39,22 +42,24 @@ def build_model(spec: InitSpec | Mapping[str, Any] | str, num_classes: int, img_
     with torch.random.fork_rng(devices=[]):
         if seed is not None:
             torch.manual_seed(seed)  # the new head (and a random init) is reproducible without touching global RNG
-        model, meta = _create(spec, kwargs, list(labels) if labels is not None else None)
+        model, meta = _create(spec, kwargs, list(labels) if labels is not None else None, registry_key)
     mean, std = _statistics(spec, model, meta)
     contract = InputContract.for_init(img_size, mean, std, normalization)
     return model, contract
 
 
-def _create(spec: InitSpec, kwargs: dict[str, Any], labels: list[str] | None) -> tuple[nn.Module, dict[str, Any]]:
+def _create(spec: InitSpec, kwargs: dict[str, Any], labels: list[str] | None,
+            registry_key: str) -> tuple[nn.Module, dict[str, Any]]:
     if spec.weights == "none":
         return _timm(spec.arch, False, kwargs), {}
     if spec.file:
         path = Path(spec.file).expanduser()
         if not path.is_file():
             raise WeightsUnavailable(
-                f"init {spec.name!r}: weights file {path} not found. {_howto(spec)}")
-        model = _timm(spec.arch, False, kwargs)
+                f"init {spec.name!r}: weights file {path} not found. {_howto(spec, registry_key)}")
         state, meta = read_weights(path)
+        _check_architecture(spec, meta, path, registry_key)
+        model = _timm(spec.arch, False, kwargs)
         origin = f"init {spec.name!r} ({path})"
         state = convert_to_timm(state, model)
         state = fit_head(state, model, spec.head, labels, meta.get("labels"), origin)
@@ -62,19 +67,21 @@ def _create(spec: InitSpec, kwargs: dict[str, Any], labels: list[str] | None) ->
         log.info("init %s: %d tensors loaded from %s", spec.name, len(state), path)
         return model, meta
     if spec.weights == "file":
-        raise WeightsUnavailable(f"init {spec.name!r} needs a local weights file and none is set. {_howto(spec)}")
+        raise WeightsUnavailable(f"init {spec.name!r} needs a local weights file and none is set. "
+                                 f"{_howto(spec, registry_key)}")
     with torch.device("meta"):
         probe = _timm(spec.arch, False, kwargs)  # validates arch + kwargs and resolves the hub id, allocating nothing
     if repo := _missing_offline(probe):
         raise WeightsUnavailable(
             f"init {spec.name!r}: pretrained weights for {spec.arch} are not in the local hub cache ({repo}) and "
-            f"downloads are off (HF_HUB_OFFLINE=1). {_howto(spec)}")
+            f"downloads are off (HF_HUB_OFFLINE=1). {_howto(spec, registry_key)}")
     try:
         return _timm(spec.arch, True, kwargs), {}
     except Exception as err:  # noqa: BLE001 - network/hub failures come in many types; config errors were caught above
         raise WeightsUnavailable(
             f"init {spec.name!r}: pretrained weights for {spec.arch} could not be fetched from the hub "
-            f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). {_howto(spec)}") from err
+            f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). "
+            f"{_howto(spec, registry_key)}") from err
 
 
 _HUB_FILES = ("model.safetensors", "pytorch_model.bin", "open_clip_model.safetensors", "open_clip_pytorch_model.bin")
@@ -104,12 +111,36 @@ def _timm(arch: str, pretrained: bool, kwargs: dict[str, Any]) -> nn.Module:
         return timm.create_model(arch, pretrained=pretrained, **{k: v for k, v in kwargs.items() if k != "img_size"})
 
 
-def _howto(spec: InitSpec) -> str:
+def _howto(spec: InitSpec, registry_key: str) -> str:
     where = f" ({spec.howto})" if spec.howto else ""
-    return (f"Provide the weights as a local file{where} and set `{spec.config_key}: /path/to/file` "
-            f"(.safetensors, or a PyTorch state dict .pt/.pth/.bin) in conf/local/parameters_finetuning.yml "
-            f"(`pretraining.registry.{spec.name}.file` when it starts the MIMIC model), or run once online so "
-            f"timm caches them.")
+    if registry_key.endswith(".registry"):
+        block = registry_key.split(".", 1)[0]
+        place = (f"in the parameters of the environment you run (conf/local/parameters_{block}.yml for "
+                 f"`kedro run`, conf/demo/parameters_{block}.yml for `--env demo`)")
+    else:
+        place = "in the cell configuration"
+    online = ", or run once online so timm caches them" if spec.weights == "hub" else ""
+    return (f"Provide the weights as a local file{where} and set `{registry_key}.{spec.name}.file: /path/to/file` "
+            f"(.safetensors, or a PyTorch state dict .pt/.pth/.bin) {place}{online}.")
+
+
+def _arch(name: str) -> str:
+    """The architecture without its pretrained tag (``vit_base_patch16_224.augreg_in21k`` -> ``vit_base_patch16_224``)."""
+    return name.split(":", 1)[-1].split(".", 1)[0]
+
+
+def _check_architecture(spec: InitSpec, meta: Mapping[str, Any], path: Path, registry_key: str) -> None:
+    """A cxrinit checkpoint records the architecture it was trained as: building another cannot load it."""
+    arch = meta.get("arch")
+    trained = (meta.get("cell") or {}).get("init") or {}
+    kwargs = trained.get("model_kwargs")
+    if not isinstance(arch, str) or (_arch(arch) == _arch(spec.arch)
+                                     and (kwargs is None or dict(kwargs) == dict(spec.model_kwargs))):
+        return
+    shown = f"arch: {arch}" + (f", model_kwargs: {dict(kwargs)}" if kwargs else "")
+    raise ValueError(f"init {spec.name!r}: {path} was trained as {shown}, but this init builds arch "
+                     f"{spec.arch} with model_kwargs {dict(spec.model_kwargs)}; set {{{shown}}} on "
+                     f"`{registry_key}.{spec.name}` (or in the init's own mapping)")
 
 
 def _statistics(spec: InitSpec, model: nn.Module, meta: dict[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -56,11 +56,6 @@ class InitSpec:
                 object.__setattr__(self, key, tuple(float(v) for v in value))
         object.__setattr__(self, "model_kwargs", dict(self.model_kwargs))
 
-    @property
-    def config_key(self) -> str:
-        """Where a user sets this init's weights file (parameters of the fine-tuning pipeline)."""
-        return f"finetuning.registry.{self.name}.file"
-
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["mean"] = list(self.mean) if self.mean is not None else None

@@ -37,14 +37,15 @@ def preprocessing(images: StoreSet, size: int) -> dict[str, Any]:
     return {"recipe": fingerprint["recipe"], "store_size": int(size)}
 
 
-def cell_config(settings: TrainingSettings, *, init: Any, images: StoreSet, labels: pd.DataFrame,
+def cell_config(settings: TrainingSettings, *, block: str, init: Any, images: StoreSet, labels: pd.DataFrame,
                 splits: pd.DataFrame, findings: list[str], out_dir: Path) -> CellConfig:
-    """The typed configuration of one cell: the block's training settings, this cell's data and init."""
+    """The typed configuration of one cell: the ``block``'s training settings (``finetuning`` or
+    ``pretraining``), this cell's data and init."""
     predict = [s for s in ("val", "test") if (splits["split"] == s).any()]
     return CellConfig(init=init, inits=settings.registry, store=images.path / str(store_size(settings, images)),
                       labels=labels, splits=splits, findings=findings, img_size=settings.img_size,
                       normalization=settings.normalization, preset=settings.preset, train=settings.train,
-                      out_dir=out_dir, device=settings.device, predict=predict)
+                      out_dir=out_dir, device=settings.device, predict=predict, registry_key=f"{block}.registry")
 
 
 __all__ = ["EMPTY_PREDICTIONS", "cell_config", "preprocessing", "skipped", "store_size"]

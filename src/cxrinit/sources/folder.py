@@ -34,16 +34,34 @@ _SEX = {"M": "M", "F": "F", "male": "M", "female": "F", "O": None, "U": None, "o
         "": None}
 
 
-@register_source(SOURCE, view_map=VIEW_MAP, layout=LAYOUT, mimic_target=False)
+def check_options(options: Mapping[str, object]) -> None:
+    """``columns`` maps known roles to the CSV's own column names; ``ignore`` lists column names."""
+    columns = options.get("columns") or {}
+    if not isinstance(columns, Mapping):
+        raise ValueError(f"columns must map a role to your column name, got {columns!r}")
+    unknown = sorted(set(columns) - set(FIELDS))
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], FIELDS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown column role {unknown[0]!r}{hint}; roles: {', '.join(FIELDS)}")
+    ignore = options.get("ignore") or ()
+    if isinstance(ignore, str) or not all(isinstance(c, str) for c in ignore):
+        raise ValueError(f"ignore must be a list of column names, got {ignore!r}")
+
+
+@register_source(SOURCE, view_map=VIEW_MAP, layout=LAYOUT, mimic_target=False, check_options=check_options)
 def read(root: Path, *, view_map: Mapping[str, str] | None = None, labels_file: str = "labels.csv",
          columns: Mapping[str, str] | None = None, ignore: Sequence[str] = (), source: str = SOURCE) -> SourceTable:
     """Read a folder of images described by one CSV (see the module docstring)."""
     started = time.perf_counter()
     root = Path(root)
     view_map = check_view_map(VIEW_MAP if view_map is None else view_map, source)
-    unknown = set(columns or {}) - set(FIELDS)
-    if unknown:
-        raise ValueError(f"folder reader: unknown column role(s) {sorted(unknown)}; known: {', '.join(FIELDS)}")
+    try:
+        check_options({"columns": columns, "ignore": ignore})
+    except ValueError as err:
+        raise ValueError(f"folder reader: {err}") from None
     names = {field: (columns or {}).get(field, field) for field in FIELDS}
     counts: dict[str, int] = {}
     path = locate(root, [labels_file], "label table", f"put {labels_file} in {root} or pass labels_file=")
@@ -85,4 +103,4 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None, labels_file: 
                     started=started)
 
 
-__all__ = ["LAYOUT", "VIEW_MAP", "FIELDS", "SOURCE", "read"]
+__all__ = ["FIELDS", "LAYOUT", "SOURCE", "VIEW_MAP", "check_options", "read"]

@@ -33,6 +33,8 @@ class SourceFormat:
     configuration gives none. ``layout``: one line describing the folder the root must point at
     (shown when a root is missing). ``mimic_target``: whether a dataset of this format gets a
     MIMIC-pretrained fine-tuning arm by default (the study: every public dataset but MIMIC itself).
+    ``check_options``: raises ``ValueError`` for option values the reader would refuse, so a
+    configuration is checked before anything reads (e.g. the ``folder`` format's column roles).
     """
 
     name: str
@@ -40,6 +42,7 @@ class SourceFormat:
     view_map: Mapping[str, str] = field(repr=False)
     layout: str
     mimic_target: bool = False
+    check_options: Callable[[Mapping[str, Any]], None] | None = field(default=None, repr=False)
 
     @property
     def options(self) -> dict[str, Any]:
@@ -51,8 +54,8 @@ class SourceFormat:
 FORMATS: dict[str, SourceFormat] = {}
 
 
-def register_source(name: str, *, view_map: Mapping[str, str], layout: str,
-                    mimic_target: bool = False) -> Callable[[Reader], Reader]:
+def register_source(name: str, *, view_map: Mapping[str, str], layout: str, mimic_target: bool = False,
+                    check_options: Callable[[Mapping[str, Any]], None] | None = None) -> Callable[[Reader], Reader]:
     """Decorator registering ``read`` as the reader of format ``name``.
 
     Raises ``ValueError`` when ``name`` is already registered by another function, or when the
@@ -67,7 +70,8 @@ def register_source(name: str, *, view_map: Mapping[str, str], layout: str,
         missing = [p for p in ("view_map", "source") if p not in params]
         if missing:
             raise TypeError(f"reader {read.__module__}.{read.__name__} must accept the keyword(s) {missing}")
-        FORMATS[name] = SourceFormat(name, read, dict(check_view_map(view_map, name)), layout, mimic_target)
+        FORMATS[name] = SourceFormat(name, read, dict(check_view_map(view_map, name)), layout, mimic_target,
+                                     check_options)
         return read
 
     return decorate

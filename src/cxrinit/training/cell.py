@@ -40,6 +40,8 @@ class CellConfig(TrainOptions):
     ``findings``: a subset / order of label columns (None: all). ``train``: any
     :class:`~cxrinit.training.TrainConfig` option over ``preset``. ``predict``: the splits whose
     prediction tables are made with the best weights. ``resume``: continue ``out_dir``'s checkpoint.
+    ``registry_key``: where ``inits`` came from, named in the message of missing weights (``inits`` in a
+    cell file; the pipelines set ``finetuning.registry`` / ``pretraining.registry``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
@@ -56,6 +58,7 @@ class CellConfig(TrainOptions):
     device: str = "auto"
     predict: list[Literal["train", "val", "test"]] = Field(default_factory=list)
     resume: bool = True
+    registry_key: str = "inits"
 
     @field_validator("labels", "splits", mode="before")
     @classmethod
@@ -105,7 +108,8 @@ def train_cell(config: CellConfig, *, callbacks: Iterable[Callback] = (), ctx: D
     cfg = config.train_config()
     spec = init_spec(config.init, config.inits)
     model, contract = build_model(spec, len(train.findings), config.img_size, labels=train.findings,
-                                  normalization=config.normalization, seed=cfg.seed)
+                                  normalization=config.normalization, seed=cfg.seed,
+                                  registry_key=config.registry_key)
     if ctx.is_main:
         log.info("init %s (%s): %s", spec.name, spec.arch, describe(model))
     result = fit(model, contract, store, train, val, cfg, config.out_dir / "checkpoints", callbacks=callbacks,

@@ -65,7 +65,7 @@ def finetune(images: StoreSet, labels: pd.DataFrame, splits: pd.DataFrame, ontol
             findings = list(mimic_init["findings"])  # the pretrained head's order
     else:
         findings = onto.label_set(finetuning.label_set, source)
-    config = cell_config(finetuning, init=spec, images=images, labels=labels, splits=splits, findings=findings,
+    config = cell_config(finetuning, block=STAGE, init=spec, images=images, labels=labels, splits=splits, findings=findings,
                          out_dir=out_dir)
     try:
         card, tables = track_cell(tracking, config, stage=STAGE, init=init, source=source,

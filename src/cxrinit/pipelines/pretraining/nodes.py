@@ -34,7 +34,7 @@ def pretrain(images: StoreSet, labels: pd.DataFrame, splits: pd.DataFrame, ontol
     check_pretraining_leakage(used[used["split"] == "train"], splits)
     init = pretraining.init
     name = f"{source}<-{init}"
-    config = cell_config(pretraining, init=init, images=images, labels=labels, splits=used, findings=findings,
+    config = cell_config(pretraining, block=STAGE, init=init, images=images, labels=labels, splits=used, findings=findings,
                          out_dir=Path(pretraining.models_dir) / "mimic_init" / cell)
     lineage = {"init": init, "trained_on": f"{source}/train", "label_set": f"{pretraining.label_set}/{cell}"}
     try:
