@@ -150,6 +150,16 @@ def test_vindr_votes_above_readers_fail(ontology: Ontology) -> None:
         harmonize_labels(m, ontology, "vindr", label_set=VD)
 
 
+def test_an_unknown_vote_masks_the_label_never_negates_it(ontology: Ontology) -> None:
+    m = _vindr()
+    m.loc[0, "label:Cardiomegaly"] = N   # v1: a reader's cell missing
+    m.loc[4, "label:No finding"] = N     # t2: the consensus cell missing
+    result = harmonize_labels(m, ontology, "vindr", label_set=VD)
+    labels = result.labels.set_index("image_id")
+    assert np.isnan(labels.at["v1", "cardiomegaly"]) and np.isnan(labels.at["t2", "no_finding"])
+    assert labels.at["v2", "cardiomegaly"] == 0 and labels.at["v1", "fracture"] == 1
+
+
 def test_missing_native_column_is_named(ontology: Ontology) -> None:
     with pytest.raises(LabelDataError, match=r"vindr manifest: column 'label:Pleural effusion' is missing "
                                              r"\(native label feeding 'pleural_effusion'\)"):
@@ -256,6 +266,14 @@ def test_uka_common_set_masks_what_uka_does_not_grade(ontology: Ontology) -> Non
     result = harmonize_labels(_uka(), ontology, "uka", label_set="common")
     assert result.unannotated == ("consolidation", "pneumothorax")
     assert result.labels[["consolidation", "pneumothorax"]].isna().all().all()
+
+
+def test_uka_a_missing_grade_is_masked_not_ungraded(ontology: Ontology) -> None:
+    m = _uka()
+    m.loc[2, "label:cardiomegaly"] = N
+    for preset in ("default", "paper"):  # the paper preset makes ungraded (0) negative: a missing grade stays masked
+        labels = harmonize_labels(m, ontology, "uka", preset=preset, label_set=UKA).labels.set_index("image_id")
+        assert np.isnan(labels.at["u3", "cardiomegaly"])
 
 
 def test_uka_bad_grade_names_row_and_column(ontology: Ontology) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import io
 
+import pandas as pd
 import pytest
 from sourcefiles import core, write
 
@@ -147,3 +148,17 @@ def test_missing_table_and_column(tmp_path):
     make(tmp_path, columns=[("Labelz" if c == "Labels" else c) for c in COLUMNS])
     with pytest.raises(SourceFormatError, match=r"column 'Labels', line 1: missing required"):
         padchest.read(tmp_path)
+
+
+def test_a_release_copy_that_writes_missing_values_as_nan(tmp_path):
+    """Four 'nan' sexes in 160,861 rows once stopped the whole read; 'nan' is a missing value, everywhere."""
+    rows = [row(ID1, "0", "20090310", "S1", "P1", "1939.0", "M", "PA", "['cardiomegaly']"),
+            row("img2.png", "12", "nan", "S2", "P2", "nan", "nan", "PA", "nan")]
+    make(tmp_path, rows=rows)
+    table = padchest.read(tmp_path)
+    m = table.manifest
+    assert m["sex"].tolist()[0] == "M" and pd.isna(m["sex"].tolist()[1])
+    assert pd.isna(m["age"].tolist()[1])                      # birth year and date missing: no age
+    assert m["terms"].isna().tolist() == [False, True]         # a 'nan' label cell is no label, not a term
+    assert m["label_quality"].tolist()[1] == "missing"
+    assert not any(k.startswith("unreadable/") for k in table.counts)  # a marker is not an unexpected value

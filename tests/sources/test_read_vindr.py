@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from sourcefiles import core, lines, write
 
@@ -101,3 +102,16 @@ def test_missing_file_and_column(tmp_path):
     path.write_text(path.read_text().replace(",Pneumothorax,", ",Pneumothoraxx,"))
     with pytest.raises(SourceFormatError, match=r"image_labels_test\.csv, column 'Pneumothorax', line 1: missing"):
         vindr.read(tmp_path)
+
+
+def test_a_missing_vote_is_unknown_never_a_no(tmp_path):
+    make(tmp_path)
+    path = tmp_path / "annotations/image_labels_train.csv"
+    text = path.read_text().splitlines()
+    cells = text[2].split(",")                                 # a1, R9: its Cardiomegaly vote goes missing
+    cells[2 + LABELS.index("Cardiomegaly")] = "NA"
+    text[2] = ",".join(cells)
+    path.write_text("\n".join(text) + "\n")
+    m = vindr.read(tmp_path).manifest.set_index("image_id")
+    assert np.isnan(m.at["a1", "label:Cardiomegaly"])          # 1 + ? + 0: the majority is unknown
+    assert m.at["a1", "label:Pleural effusion"] == 1 and m.at["b2", "label:Cardiomegaly"] == 0

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from sourcefiles import lines, write
@@ -121,3 +122,17 @@ def test_empty_and_malformed_csv(tmp_path):
     write(tmp_path / "labels.csv", lines("path,patient_id", "a.png,p1", "b.png,p2,extra"))
     with pytest.raises(SourceFormatError, match="labels.csv, line 3: malformed CSV: 3 fields where the header has 2"):
         read_source("folder", tmp_path)
+
+
+@pytest.mark.parametrize("marker", ["", "nan", "NaN", "None", "NA", "N/A", "null", " NULL "])
+def test_every_missing_value_spelling_is_missing_and_never_a_value(tmp_path, marker):
+    write(tmp_path / "labels.csv", lines("path,patient_id,split,sex,age,effusion",
+                                         f"a.png,p1,{marker},{marker},{marker},{marker}", "b.png,p2,train,F,60,1"))
+    table = read_source("folder", tmp_path)
+    first = table.manifest.iloc[0]
+    assert pd.isna(first["official_split"]) and pd.isna(first["sex"]) and np.isnan(first["age"])
+    assert np.isnan(first["label:effusion"])                  # a missing label cell is a missing label, not a 0
+    assert not any(k.startswith("unreadable/") for k in table.counts)
+    write(tmp_path / "labels.csv", lines("path,patient_id", f"a.png,{marker}"))
+    with pytest.raises(SourceFormatError, match=r"column 'patient_id', line 2: required value is missing"):
+        read_source("folder", tmp_path)                       # a required column keeps its precise error
