@@ -226,9 +226,11 @@ def test_padchest_exact_terms(ontology: Ontology) -> None:
 def test_padchest_study_substring_matching(ontology: Ontology) -> None:
     result = harmonize_labels(_padchest(), ontology, "padchest", preset="paper", label_set=PC)
     assert_matrix(result.labels, PC, {
+        # the study's substring tests find nothing in a missing or empty cell (p6, p11): kept, every finding 0
         "p1": [1, 1, 0, 0, 0, 0, 0, 0], "p2": [1, 1, 0, 0, 0, 0, 0, 0], "p3": [0, 0, 1, 1, 0, 0, 0, 0],
-        "p4": [0, 0, 0, 0, 1, 0, 0, 0], "p8": [0, 1, 1, 1, 0, 0, 0, 0], "p9": [0, 0, 0, 0, 0, 1, 0, 1],
-        "p10": [0, 0, 0, 0, 0, 0, 1, 0]})
+        "p4": [0, 0, 0, 0, 1, 0, 0, 0], "p6": [0, 0, 0, 0, 0, 0, 0, 0], "p8": [0, 1, 1, 1, 0, 0, 0, 0],
+        "p9": [0, 0, 0, 0, 0, 1, 0, 1], "p10": [0, 0, 0, 0, 0, 0, 1, 0], "p11": [0, 0, 0, 0, 0, 0, 0, 0]})
+    assert dict(zip(result.dropped["image_id"], result.dropped["reason"])) == {"p5": "view_filter", "p7": "view_filter"}
 
 
 # -- UKA (grades) -------------------------------------------------------------------------------

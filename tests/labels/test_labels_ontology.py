@@ -54,6 +54,7 @@ def test_paper_preset_differs_only_where_documented(ontology: Ontology) -> None:
         default, paper = ontology.policy(source), ontology.policy(source, "paper")
         diffs.update({f"{source}.{k}": (default[k], paper[k]) for k in default if default[k] != paper[k]})
     assert diffs == {"nih.matching": ("exact", "substring"), "padchest.matching": ("exact", "substring"),
+                     "padchest.missing_terms": ("drop", "negative"),
                      "uka.grades": ("threshold", "study"), "uka.ungraded": ("ignore", "negative")}
     for source in STUDY_SOURCES:
         assert ontology.split_policy(source, "paper")["val_fraction"] == 0.0

@@ -239,8 +239,9 @@ def _terms(manifest: pd.DataFrame, spec: SourceSpec, policy: Mapping[str, Any], 
     substring = policy["matching"] == "substring"
     patterns = {f: (spec.findings[f].substrings if substring else spec.findings[f].natives)
                 for f in findings if f in spec.findings}
-    out = match_terms(terms.where(~missing), patterns, substring=substring)
-    return out
+    if policy["missing_terms"] == "negative":  # the study: no substring occurs in a missing or empty cell
+        return match_terms(terms.where(~missing, ""), patterns, substring=substring)
+    return match_terms(terms.where(~missing), patterns, substring=substring)
 
 
 def harmonize_labels(manifest: pd.DataFrame, ontology: Ontology, source: str, preset: str = DEFAULT_PRESET,

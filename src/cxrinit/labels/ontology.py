@@ -33,12 +33,14 @@ class Feed:
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """One source: its kind of native labels and what feeds each canonical finding."""
+    """One source: its kind of native labels, what feeds each canonical finding, and (terms kind) the
+    native terms deliberately fed to no finding, each with its reason."""
 
     name: str
     kind: str
     findings: dict[str, Feed]
     binary: tuple[str, ...] = ()
+    unmapped: dict[str, str] = field(default_factory=dict)
 
     @property
     def natives(self) -> set[str]:
@@ -160,10 +162,10 @@ def _validate_split(value: Any, key_path: str, origin: str, *, complete: bool) -
 def _parse_source(name: str, raw: Any, findings: Mapping[str, str], origin: str) -> SourceSpec:
     key = f"sources.{name}"
     raw = _mapping(raw, key, origin)
-    unknown = set(raw) - {"kind", "findings", "binary"}
+    unknown = set(raw) - {"kind", "findings", "binary", "unmapped"}
     if unknown:
         raise OntologyError(f"{key}.{sorted(unknown)[0]}", "unknown key", origin=origin,
-                            fix="a source has kind, findings and (grades kind) binary")
+                            fix="a source has kind, findings, (grades kind) binary and (terms kind) unmapped")
     kind = raw.get("kind")
     if kind not in KINDS:
         raise OntologyError(f"{key}.kind", f"unknown kind {kind!r}", origin=origin, fix=f"use one of {', '.join(KINDS)}")
@@ -192,7 +194,21 @@ def _parse_source(name: str, raw: Any, findings: Mapping[str, str], origin: str)
         if kind != "grades":
             raise OntologyError(f"{key}.binary", "binary columns are for kind grades only", origin=origin)
         binary = _strings(raw["binary"], f"{key}.binary", origin)
-    return SourceSpec(name, kind, feeds, binary)
+    unmapped: dict[str, str] = {}
+    if "unmapped" in raw:
+        if kind != "terms":
+            raise OntologyError(f"{key}.unmapped", "unmapped terms are for kind terms only", origin=origin)
+        for term, reason in _mapping(raw["unmapped"], f"{key}.unmapped", origin).items():
+            if not isinstance(reason, str) or not reason.strip():
+                raise OntologyError(f"{key}.unmapped.{term}", "give the reason the term feeds no finding",
+                                    origin=origin)
+            unmapped[str(term)] = reason
+        fed = {n.casefold() for feed in feeds.values() for n in feed.natives}
+        both = sorted(t for t in unmapped if t.casefold() in fed)
+        if both:
+            raise OntologyError(f"{key}.unmapped.{both[0]}", "the term also feeds a finding", origin=origin,
+                                fix="a term is either mapped or listed as unmapped")
+    return SourceSpec(name, kind, feeds, binary, unmapped)
 
 
 def _check_findings(value: Any, key_path: str, findings: Mapping[str, str], origin: str) -> list[str]:

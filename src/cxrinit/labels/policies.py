@@ -9,7 +9,10 @@ Kinds and their options (docs/labels.md explains each):
   ``drop_uncertain``: native labels whose -1 drops the image.
 - ``votes`` (VinDr): ``readers`` majority | any | all on reader rows; consensus rows use the consensus.
 - ``grades`` (UKA): ``grades`` threshold | study; ``threshold`` 1..5; ``ungraded`` ignore | negative.
-- ``terms`` (NIH, PadChest): ``matching`` exact | substring; ``missing_terms`` drop | ignore.
+- ``terms`` (NIH, PadChest): ``matching`` exact | substring; ``missing_terms`` drop | ignore | negative
+  (an image whose label cell is missing or an empty list: dropped and counted, kept with every
+  finding masked, or kept with every finding negative, as the study's substring tests on the cell
+  string did).
 - ``binary`` (a user's folder data): ``blank`` negative | ignore.
 Every kind also takes ``views`` (canonical views kept, null = all) and ``views_native`` (glob
 patterns on the source's own view code, null = all).
@@ -33,7 +36,7 @@ CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "chexpert": {"uncertain": ("zeros", "ones", "ignore"), "blank": ("negative", "ignore")},
     "votes": {"readers": ("majority", "any", "all")},
     "grades": {"grades": ("threshold", "study"), "ungraded": ("ignore", "negative")},
-    "terms": {"matching": ("exact", "substring"), "missing_terms": ("drop", "ignore")},
+    "terms": {"matching": ("exact", "substring"), "missing_terms": ("drop", "ignore", "negative")},
     "binary": {"blank": ("negative", "ignore")},
 }
 #: Options whose value is not a choice: views lists, the uncertain-drop list, the grade threshold.
