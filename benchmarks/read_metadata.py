@@ -26,7 +26,7 @@ from cxrinit.sources import padchest as padchest_mod
 from cxrinit.sources import uka as uka_mod
 from cxrinit.sources import vindr as vindr_mod
 
-FULL = {"nih": 112_120, "padchest": 160_000, "chexpert": 223_414, "chexpert_valid": 234, "mimic": 377_110,
+FULL = {"nih": 112_120, "padchest": 160_861, "chexpert": 223_414, "chexpert_valid": 234, "mimic": 377_110,
         "vindr_train_images": 15_000, "vindr_test": 3_000, "uka": 193_361}
 NIH_TERMS = ["Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia", "Pneumothorax",
              "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening", "Hernia"]
@@ -59,16 +59,29 @@ def make_padchest(root: Path, n: int, rng: np.random.Generator) -> None:
     labels = ["[" + ", ".join(f"'{t}'" for t in s.split("|")) + "]" if s else "['normal']" for s in terms]
     labels = np.array(labels, dtype=object)
     labels[rng.random(n) < 0.01] = ""
+    report = ("cardiomegalia con derrame pleural bilateral de pequena cuantia. elongacion aortica. cambios "
+              "degenerativos en columna dorsal. sin otros hallazgos significativos.")
     df = pd.DataFrame({
         "ImageID": [f"2168401113669640122833938341520090331022588{i:07d}_02-059-019.png" for i in range(n)],
         "ImageDir": rng.integers(0, 55, n), "StudyDate_DICOM": rng.integers(2009, 2018, n) * 10_000 + 310,
         "StudyID": [f"S{i // 2}" for i in range(n)], "PatientID": [f"P{i // 3}" for i in range(n)],
-        "PatientBirth": rng.integers(1920, 2015, n).astype(float), "PatientSex_DICOM": rng.choice(["M", "F", "O"], n),
+        "PatientBirth": rng.integers(1920, 2015, n).astype(float),
+        # a release copy in circulation writes missing text as 'nan'
+        "PatientSex_DICOM": rng.choice(["M", "F", "O", "nan"], n, p=[0.5, 0.4999, 0.00005, 0.00005]),
         "ViewPosition_DICOM": "POSTEROANTERIOR", "Projection": rng.choice(["PA", "L", "AP", "AP_horizontal"], n),
         "MethodProjection": "Manual review of DICOM fields", "Pediatric": "No", "Modality_DICOM": "CR",
-        "Report": "cardiomegalia, derrame pleural bilateral, sin otros hallazgos significativos.",
+        "Manufacturer_DICOM": "PhilipsMedicalSystems", "PhotometricInterpretation_DICOM": "MONOCHROME2",
+        "PixelRepresentation_DICOM": 0, "PixelAspectRatio_DICOM": "", "SpatialResolution_DICOM": 0.139,
+        "BitsStored_DICOM": 12, "WindowCenter_DICOM": "2048", "WindowWidth_DICOM": "4096",
+        "Rows_DICOM": 2828, "Columns_DICOM": 2320, "XRayTubeCurrent_DICOM": 250, "Exposure_DICOM": 3,
+        "ExposureInuAs_DICOM": 3270, "ExposureTime": 13, "RelativeXRayExposure_DICOM": "",
+        "ReportID": rng.integers(1, 10**9, n),
+        # many of the real release's reports are quoted cells spanning lines
+        "Report": np.where(rng.random(n) < 0.3, report.replace(". ", ".\n"), report),
         "MethodLabel": rng.choice(["Physician", "RNN_model"], n), "Labels": labels,
-        "Localizations": "['loc right']", "LabelsLocalizationsBySentence": "[['normal'], ['normal']]"})
+        "Localizations": "['loc right', 'loc basal']", "LabelsLocalizationsBySentence":
+            "[['cardiomegaly'], ['pleural effusion', 'loc right', 'loc basal'], ['aortic elongation'], ['normal']]",
+        "labelCUIS": "['C0018800' 'C0032227']", "LocalizationsCUIS": "['C0205090' 'C1282910']"})
     df.to_csv(root / padchest_mod.LABELS_FILE, index=False)
 
 

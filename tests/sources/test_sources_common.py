@@ -136,3 +136,16 @@ def test_every_missing_value_spelling_is_missing_and_never_a_value(tmp_path, mar
     write(tmp_path / "labels.csv", lines("path,patient_id", f"a.png,{marker}"))
     with pytest.raises(SourceFormatError, match=r"column 'patient_id', line 2: required value is missing"):
         read_source("folder", tmp_path)                       # a required column keeps its precise error
+
+
+def test_quoted_cells_spanning_lines_stay_on_the_fast_parser(tmp_path, caplog):
+    """PadChest's reports span lines; they once sent the whole 160,861-row table to the record-by-record path."""
+    body = "".join(f'img{i}.png,p{i},"line one\nline two",1\n' for i in range(3000))
+    write(tmp_path / "labels.csv", "path,patient_id,report,effusion\n" + body)
+    with caplog.at_level("DEBUG", logger="cxrinit.sources.base"):
+        table = read_source("folder", tmp_path, ignore=["report"])
+    assert len(table.manifest) == 3000 and "record by record" not in caplog.text
+    write(tmp_path / "labels.csv", lines("path,patient_id", "a.png,p1,", "b.png"))  # ragged: the careful path
+    with caplog.at_level("DEBUG", logger="cxrinit.sources.base"):
+        assert len(read_source("folder", tmp_path).manifest) == 2
+    assert "record by record" in caplog.text

@@ -161,17 +161,34 @@ def locate(root: Path, candidates: Sequence[str], what: str, fix: str) -> Path:
 def _parse(path: Path, name: str, columns: list[str], keep_all: bool) -> pd.DataFrame:
     """All cells as strings, blank lines skipped, index = data record number (blank lines not counted).
 
-    Arrow's multi-threaded parser first; when it refuses the file (a row with too few or too many
-    fields), :func:`_parse_ragged` reads it record by record.
+    Arrow's multi-threaded parser first; a file with quoted cells spanning lines (PadChest's
+    reports) is parsed again by Arrow with ``newlines_in_values``; only a file Arrow refuses (a row
+    with too few or too many fields) is read record by record by :func:`_parse_ragged`.
     """
-    try:
-        df = pd.read_csv(path, dtype=str, engine="pyarrow", keep_default_na=False, na_values=[],
-                         usecols=None if keep_all else columns, encoding="utf-8")
-        return df[columns]
-    except UnicodeDecodeError as exc:
-        raise SourceFormatError(path, f"not UTF-8 text ({exc.reason})", fix="save it as UTF-8") from None
-    except (ValueError, KeyError, pa.ArrowException) as exc:
-        log.debug("%s: arrow CSV parser refused the file (%s); reading it record by record", name, exc)
+    import pyarrow.csv as pacsv
+
+    header = pd.read_csv(path, nrows=0, dtype=str, index_col=False).columns.tolist()  # pandas' names for dupes
+    for newlines in (False, True):
+        try:
+            table = pacsv.read_csv(
+                path, read_options=pacsv.ReadOptions(column_names=header, skip_rows=1),
+                parse_options=pacsv.ParseOptions(newlines_in_values=newlines),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(header, pa.large_string()), include_columns=columns,
+                    strings_can_be_null=False, quoted_strings_can_be_null=False))
+            return pd.DataFrame({c: table.column(c).to_pandas(types_mapper=pd.ArrowDtype).astype("str")
+                                 for c in columns})
+        except UnicodeDecodeError as exc:
+            raise SourceFormatError(path, f"not UTF-8 text ({exc.reason})", fix="save it as UTF-8") from None
+        except pa.ArrowInvalid as exc:
+            if "UTF8" in str(exc) or "utf8" in str(exc).lower():
+                raise SourceFormatError(path, "not UTF-8 text", fix="save it as UTF-8") from None
+            # a row out of step may be a quoted cell spanning lines: parse again allowing them, then give up
+            log.debug("%s: arrow CSV parser refused the file (newlines_in_values=%s: %s)", name, newlines, exc)
+        except (ValueError, KeyError, pa.ArrowException) as exc:
+            log.debug("%s: arrow CSV parser refused the file (%s)", name, exc)
+            break
+    log.debug("%s: reading it record by record", name)
     return _parse_ragged(path, name, columns)
 
 
