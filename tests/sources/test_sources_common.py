@@ -145,7 +145,7 @@ def test_quoted_cells_spanning_lines_stay_on_the_fast_parser(tmp_path, caplog):
     with caplog.at_level("DEBUG", logger="cxrinit.sources.base"):
         table = read_source("folder", tmp_path, ignore=["report"])
     assert len(table.manifest) == 3000 and "record by record" not in caplog.text
-    write(tmp_path / "labels.csv", lines("path,patient_id", "a.png,p1,", "b.png"))  # ragged: the careful path
+    write(tmp_path / "labels.csv", lines("path,patient_id,split", "a.png,p1,train,", "b.png,p2"))  # ragged
     with caplog.at_level("DEBUG", logger="cxrinit.sources.base"):
         assert len(read_source("folder", tmp_path).manifest) == 2
     assert "record by record" in caplog.text
