@@ -110,3 +110,15 @@ def test_pretraining_leakage() -> None:
     other_seed = make_splits(m, seed=6)
     with pytest.raises(LeakageError, match="held-out patient"):
         check_pretraining_leakage(other_seed[other_seed["split"] == "train"], target)
+
+
+def test_a_copy_without_any_official_split_is_carved_patient_wise():
+    m = pd.DataFrame({"image_id": [f"i{k}" for k in range(400)], "patient_id": [f"p{k // 2}" for k in range(400)],
+                      "official_split": pd.Series([pd.NA] * 400, dtype="str")})
+    carved = make_splits(m, seed=3, use_official=True, test_fraction=0.2, val_fraction=0.1)
+    assert set(carved["split"]) == {"train", "val", "test"}
+    assert carved.groupby("patient_id")["split"].nunique().max() == 1
+    assert carved["split"].tolist() == make_splits(m, seed=3, use_official=False)["split"].tolist()
+    m.loc[0, "official_split"] = "train"   # some images with an official split, some without: an error
+    with pytest.raises(LabelDataError, match="have no official split"):
+        make_splits(m, seed=3, use_official=True)

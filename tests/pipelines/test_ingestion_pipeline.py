@@ -80,3 +80,56 @@ def test_reader_notes_reach_the_report(ingested: Path) -> None:
     assert metadata["read/PADCHEST_chest_x_ray_images_labels_160K_01.02.19.csv"] > 0
     assert any(k.startswith("note/") for k in metadata.index)  # the demo's label-cell quirks are counted
     assert "metadata (rows read per file, notes)" in (ingested / "data/demo/08_reporting/ingestion/padchest_summary.md").read_text()
+
+
+def _as_kaggle_copy(physionet: Path, kaggle: Path) -> None:
+    """The demo's VinDr rewritten as the Kaggle competition copy: train/ and test/ DICOMs, a box table."""
+    import shutil
+
+    from cxrinit.sources.vindr import KAGGLE_CLASSES
+
+    shutil.copytree(physionet / "train", kaggle / "train")
+    shutil.copytree(physionet / "test", kaggle / "test")
+    votes = pd.read_csv(physionet / "annotations/image_labels_train.csv")
+    rows = []
+    for _, r in votes.iterrows():
+        found = [c for c in KAGGLE_CLASSES if c != "No finding" and r.get(c, 0) == 1]
+        rows += [{"image_id": r["image_id"], "class_name": c, "class_id": KAGGLE_CLASSES.index(c),
+                  "rad_id": r["rad_id"], "x_min": 1, "y_min": 2, "x_max": 30, "y_max": 40} for c in found]
+        if not found:
+            rows.append({"image_id": r["image_id"], "class_name": "No finding", "class_id": 14, "rad_id": r["rad_id"]})
+    pd.DataFrame(rows).to_csv(kaggle / "train.csv", index=False)
+
+
+def test_the_vindr_kaggle_copy_runs_as_a_source_of_its_own(ingested: Path, tmp_path: Path) -> None:
+    """Configuration only: a second VinDr dataset in the Kaggle layout, read with the vindr format."""
+    import yaml
+
+    project = copy_project(ingested, tmp_path / "project")
+    raw = project / "data/demo/01_raw"
+    _as_kaggle_copy(raw / "vindr", raw / "vindr_kaggle")
+    demo = project / "conf" / "demo"
+    labels = yaml.safe_load((project / "conf/base/labels.yml").read_text())["labels"]
+    (demo / "labels.yml").write_text(yaml.safe_dump({"labels": {
+        "sources": {"vindr_kaggle": labels["sources"]["vindr"]},
+        "policies": {"vindr_kaggle": labels["policies"]["vindr"]},
+        "splits": {"vindr_kaggle": labels["splits"]["vindr"]},          # use_official: true, and there is none
+        "label_sets": {"study": {"vindr_kaggle": labels["label_sets"]["study"]["vindr"]},
+                       "mimic_shared": {"vindr_kaggle": labels["label_sets"]["mimic_shared"]["vindr"]}}}}))
+    (demo / "parameters_sources.yml").write_text(yaml.safe_dump({"sources": {"vindr_kaggle": {"format": "vindr"}}}))
+    globals_ = yaml.safe_load((demo / "globals.yml").read_text())
+    globals_["raw_roots"]["vindr_kaggle"] = "${data_dir}/01_raw/vindr_kaggle"
+    (demo / "globals.yml").write_text(yaml.safe_dump(globals_))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(project)
+        for stage in ("ingestion", "harmonization"):
+            run_kedro(project, env="demo", pipeline=stage, namespaces=["vindr_kaggle"])
+    out = project / "data/demo"
+    counts = pd.read_csv(out / "08_reporting/ingestion/vindr_kaggle_counts.csv").set_index("key")["images"]
+    assert counts["note/kaggle_test_images_without_labels"] > 0
+    labels_ = pd.read_parquet(out / "05_model_input/vindr_kaggle/labels.parquet")
+    assert labels_["pneumonia"].isna().all() and labels_["cardiomegaly"].notna().all()  # lacking: NaN, never 0
+    splits = pd.read_parquet(out / "05_model_input/vindr_kaggle/splits.parquet")
+    assert {"train", "test"} <= set(splits["split"])            # test carved patient-wise from labelled images
+    assert set(splits["image_id"]) <= set(pd.read_parquet(out / "02_intermediate/vindr/manifest.parquet")
+                                          .query("official_split == 'train'")["image_id"])

@@ -96,7 +96,7 @@ def test_bad_vote_names_file_column_line(tmp_path):
 
 def test_missing_file_and_column(tmp_path):
     with pytest.raises(SourceFormatError, match=r"image_labels_train\.csv: VinDr train labels not found"):
-        vindr.read(tmp_path)
+        vindr.read(tmp_path, layout="physionet")
     make(tmp_path)
     path = tmp_path / "annotations/image_labels_test.csv"
     path.write_text(path.read_text().replace(",Pneumothorax,", ",Pneumothoraxx,"))
@@ -115,3 +115,51 @@ def test_a_missing_vote_is_unknown_never_a_no(tmp_path):
     m = vindr.read(tmp_path).manifest.set_index("image_id")
     assert np.isnan(m.at["a1", "label:Cardiomegaly"])          # 1 + ? + 0: the majority is unknown
     assert m.at["a1", "label:Pleural effusion"] == 1 and m.at["b2", "label:Cardiomegaly"] == 0
+
+
+KAGGLE_HEADER = "image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max"
+
+
+def make_kaggle(root, *, test_images: int = 2):
+    """The competition's train.csv: one row per box per radiologist; 'No finding' rows have no box."""
+    write(root / "train.csv", lines(
+        KAGGLE_HEADER,
+        "k1,Cardiomegaly,3,R8,691,1375,1653,1831",
+        "k1,Cardiomegaly,3,R8,700,1380,1650,1830",          # two boxes, one vote
+        "k1,Pleural effusion,10,R8,1,2,3,4",
+        "k1,Cardiomegaly,3,R9,690,1370,1655,1835",
+        "k1,No finding,14,R10,,,,",
+        "k2,No finding,14,R2,,,,",
+        "k2,No finding,14,R3,,,,",
+        "k2,Nodule/Mass,8,R4,10,20,30,40",
+    ))
+    (root / "test").mkdir(parents=True, exist_ok=True)
+    for i in range(test_images):
+        (root / "test" / f"t{i}.dicom").write_bytes(b"")
+
+
+def test_the_kaggle_copy_is_read_from_its_box_table(tmp_path):
+    make_kaggle(tmp_path)
+    table = vindr.read(tmp_path)  # detected: no annotations/ folder, a train.csv of boxes
+    m = table.manifest.set_index("image_id")
+    assert list(m.index) == ["k1", "k2"] and set(m["path"]) == {"train/k1.dicom", "train/k2.dicom"}
+    assert m.at["k1", "label:Cardiomegaly"] == 2 and m.at["k1", "label:Pleural effusion"] == 1
+    assert m.at["k1", "label:No finding"] == 1 and m.at["k2", "label:No finding"] == 2
+    assert m.at["k2", "label:Nodule/Mass"] == 1 and m.at["k2", "label:Cardiomegaly"] == 0
+    assert m["n_readers"].tolist() == [3, 3] and m["rad_ids"].tolist() == ["R8|R9|R10", "R2|R3|R4"]
+    for lacking in ("Pneumonia", "Tuberculosis", "Lung tumor", "COPD"):   # not in this copy: unknown, never 0
+        assert m[f"label:{lacking}"].isna().all()
+    assert m["official_split"].isna().all()                               # no test labels: harmonization carves
+    assert table.counts["note/kaggle_test_images_without_labels"] == 2
+    assert table.counts["note/kaggle_copy_test_split_carved_patient_wise"] == 2
+
+
+def test_without_either_layout_the_error_names_both(tmp_path):
+    with pytest.raises(SourceFormatError) as err:
+        vindr.read(tmp_path)
+    message = str(err.value)
+    assert "physionet.org/content/vindr-cxr/1.0.0" in message and "kaggle.com/c/vinbigdata" in message
+    assert "annotations/image_labels_train.csv" in message and "train.csv with one row per box" in message
+    write(tmp_path / "train.csv", lines(KAGGLE_HEADER, "k1,Pneumonia,99,R1,,,,"))
+    with pytest.raises(SourceFormatError, match=r"train.csv, column 'class_name', line 2: unexpected class"):
+        vindr.read(tmp_path)

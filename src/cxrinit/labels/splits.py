@@ -8,7 +8,9 @@ pretraining or for fine-tuning, whatever filters ran before). Fractions are of p
 up to sampling noise (about +-0.5 points at 10,000 patients).
 
 With ``use_official`` the source's ``official_split`` column decides train / val / test; when it
-has no val, val is carved from the official train patients the same way.
+has no val, val is carved from the official train patients the same way. A copy of a dataset
+without any official split (VinDr's Kaggle copy, NIH without its list files) is split patient-wise
+as without ``use_official``, and says so in the log.
 """
 
 from __future__ import annotations
@@ -59,6 +61,10 @@ def make_splits(manifest: pd.DataFrame, *, seed: int, test_fraction: float = 0.2
                              f"{manifest['image_id'].iloc[row]!r}): blank patient id; patient-wise splits need "
                              f"one for every image (fix the reader or the metadata)")
     u = patient_uniform(patient, seed)
+    if use_official and len(manifest) and manifest["official_split"].isna().all():
+        log.warning("%s: no image has an official split in this copy of the dataset; test (%.0f%%) and val are "
+                    "carved patient-wise instead", source, 100 * test_fraction)
+        use_official = False
     if use_official:
         official = manifest["official_split"]
         bad = ~official.isin(SPLITS).to_numpy(dtype=bool)
