@@ -201,3 +201,12 @@ def test_every_requested_extra_exists_and_every_catalog_dataset_type_is_installe
     for name in types:
         module, _, cls = (name if name.startswith("cxrinit.") else f"kedro_datasets.{name}").rpartition(".")
         assert hasattr(importlib.import_module(module), cls), name
+
+
+def test_the_example_roots_and_the_docs_agree() -> None:
+    import yaml
+
+    example = yaml.safe_load((REPO / "conf/local/globals.example.yml").read_text())["raw_roots"]
+    docs = (REPO / "docs/datasets.md").read_text()
+    for source, root in example.items():
+        assert f"  {source}: {root}" in docs, (source, root)

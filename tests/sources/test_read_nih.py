@@ -107,11 +107,32 @@ def test_an_unreadable_age_is_missing_and_counted_with_its_line(tmp_path):
     assert key.startswith("unreadable/Data_Entry_2017_v2020.csv:Patient Age") and "line 4: 'abc'" in key
 
 
-def test_missing_lists_and_columns(tmp_path):
+def test_missing_lists_say_where_they_come_from_and_a_split_can_be_carved(tmp_path):
     make(tmp_path, images=False)
     (tmp_path / "test_list.txt").unlink()
-    with pytest.raises(SourceFormatError, match="test_list.txt: NIH split list test_list.txt not found"):
+    with pytest.raises(SourceFormatError, match="test_list.txt: NIH split list test_list.txt not found") as err:
         nih.read(tmp_path)
+    assert "nihcc.app.box.com" in str(err.value) and "split_lists: false" in str(err.value)
+    table = nih.read(tmp_path, split_lists=False)  # the reader option: harmonization carves a patient-wise split
+    assert table.manifest["official_split"].isna().all()
+    assert table.counts["note/no_split_lists_split_carved_patient_wise"] == len(table.manifest) + 1  # + the LL row
+
+
+def test_a_gzipped_data_entry_file_is_found_by_name(tmp_path):
+    make(tmp_path, images=False, name="Data_Entry_2017_v2020.csv.gz")
+    table = nih.read(tmp_path)
+    assert table.counts["read/Data_Entry_2017_v2020.csv.gz"] == len(ROWS)
+    plain = nih.read(_plain(tmp_path))
+    pd.testing.assert_frame_equal(table.manifest, plain.manifest)
+
+
+def _plain(root):
+    other = root / "plain"
+    make(other, images=False)
+    return other
+
+
+def test_missing_columns(tmp_path):
     make(tmp_path, images=False, header=HEADER.replace("Patient Gender", "Gender"))
     with pytest.raises(SourceFormatError, match="column 'Patient Gender', line 1: missing required column"):
         nih.read(tmp_path)

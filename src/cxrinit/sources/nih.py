@@ -46,8 +46,14 @@ SOURCE = "nih"
 #: Native view code -> canonical view, unless the configuration gives a view map.
 VIEW_MAP: dict[str, str] = {"PA": "PA", "AP": "AP"}
 #: What the root folder holds (shown when it is missing).
-LAYOUT = "images_0NN/images/*.png, Data_Entry_2017_v2020.csv, train_val_list.txt, test_list.txt"
-DATA_ENTRY_FILES = ("Data_Entry_2017_v2020.csv", "Data_Entry_2017.csv")
+LAYOUT = "images_0NN/images/*.png, Data_Entry_2017_v2020.csv(.gz), train_val_list.txt, test_list.txt"
+#: The metadata file as the release and mirrors ship it (some mirrors gzip it).
+DATA_ENTRY_FILES = ("Data_Entry_2017_v2020.csv", "Data_Entry_2017_v2020.csv.gz", "Data_Entry_2017.csv",
+                    "Data_Entry_2017.csv.gz")
+#: Where the official split lists come from (they sit next to the Data_Entry file in the release).
+_LISTS_FROM = ("the NIH Clinical Center release (https://nihcc.app.box.com/v/ChestXray-NIHCC) ships them next to "
+               "Data_Entry_2017_v2020.csv; or set sources.<name>.options.split_lists: false to carve a seeded "
+               "patient-wise split instead")
 #: First file of images_001 .. images_012 in the official release (names sorted).
 RELEASE_FOLDER_FIRST: tuple[str, ...] = (
     "00000001_000.png", "00001336_000.png", "00003923_014.png", "00006585_007.png", "00009232_004.png",
@@ -100,8 +106,8 @@ def _age_years(text: str) -> float:
 
 def _split_list(root: Path, name: str, counts: dict[str, int]) -> pd.Series:
     """file name -> 1-based line number, from one of the official list files."""
-    path = locate(root, [name], f"NIH split list {name}",
-                  "the official train_val_list.txt and test_list.txt belong next to the Data_Entry file")
+    path = locate(root, [name], f"NIH split list {name}", f"the official train_val_list.txt and test_list.txt: "
+                                                          f"{_LISTS_FROM}")
     names = pd.Series(path.read_text(encoding="utf-8").splitlines(), dtype="str").str.strip()
     lines = pd.Series(np.arange(1, len(names) + 1), index=names.to_numpy())
     lines = lines[names.to_numpy() != ""]
@@ -115,8 +121,14 @@ def _split_list(root: Path, name: str, counts: dict[str, int]) -> pd.Series:
 
 @register_source(SOURCE, view_map=VIEW_MAP, layout=LAYOUT, mimic_target=True)
 def read(root: Path, *, view_map: Mapping[str, str] | None = None, source: str = SOURCE,
-         data_entry: str | None = None, list_images: bool = True) -> SourceTable:
-    """Read ChestX-ray14's metadata under ``root`` (see the module docstring)."""
+         data_entry: str | None = None, list_images: bool = True, split_lists: bool = True) -> SourceTable:
+    """Read ChestX-ray14's metadata under ``root`` (see the module docstring).
+
+    ``data_entry``: the metadata file's name (default: the release's, plain or gzipped). ``split_lists``:
+    read the official ``train_val_list.txt`` / ``test_list.txt`` (an error names where they come from
+    when they are missing); false leaves ``official_split`` NA, and harmonization carves a seeded
+    patient-wise split.
+    """
     started = time.perf_counter()
     root = Path(root)
     view_map = check_view_map(VIEW_MAP if view_map is None else view_map, source)
@@ -136,19 +148,22 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None, source: str =
     rows["age"] = parsed(table, "Patient Age", _age_years, problem="age is not a number of years (like 58 or 058Y)",
                          fix="correct the value", tolerate=counts)
 
-    train, test = _split_list(root, "train_val_list.txt", counts), _split_list(root, "test_list.txt", counts)
-    both = test.index[member(test.index.to_series(), train.index)]
-    if len(both):
-        raise SourceFormatError(root / "test_list.txt", f"{len(both)} file(s) are also in train_val_list.txt, "
-                                f"e.g. {both[0]!r}", line=int(test[both[0]]),
-                                fix="use the official lists unchanged")
     split = pd.Series(pd.NA, index=df.index, dtype="str")
-    split[member(name, train.index)] = "train"
-    split[member(name, test.index)] = "test"
+    if split_lists:
+        train, test = _split_list(root, "train_val_list.txt", counts), _split_list(root, "test_list.txt", counts)
+        both = test.index[member(test.index.to_series(), train.index)]
+        if len(both):
+            raise SourceFormatError(root / "test_list.txt", f"{len(both)} file(s) are also in train_val_list.txt, "
+                                    f"e.g. {both[0]!r}", line=int(test[both[0]]),
+                                    fix="use the official lists unchanged")
+        split[member(name, train.index)] = "train"
+        split[member(name, test.index)] = "test"
+        counts["note/not_in_split_lists"] = int(split.isna().sum())
+        counts["note/split_list_names_not_in_data_entry"] = int((~member(train.index.to_series(), name)).sum()
+                                                                + (~member(test.index.to_series(), name)).sum())
+    else:
+        counts["note/no_split_lists_split_carved_patient_wise"] = len(split)
     rows["official_split"] = split
-    counts["note/not_in_split_lists"] = int(split.isna().sum())
-    counts["note/split_list_names_not_in_data_entry"] = int((~member(train.index.to_series(), name)).sum()
-                                                            + (~member(test.index.to_series(), name)).sum())
 
     terms, quality, notes = parse_terms(df["Finding Labels"], "pipe")
     rows["terms"], rows["terms_raw"], rows["label_quality"] = terms, df["Finding Labels"].astype("str"), quality
