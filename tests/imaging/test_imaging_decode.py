@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 
 import cv2
@@ -232,3 +233,74 @@ def test_decode_file_reports_missing_and_empty(tmp_path):
     with pytest.raises(QuarantineError) as err:
         read_source(write(tmp_path / "big.dcm", b"x" * 100), "big.dcm", max_bytes=99)
     assert err.value.status is Status.IMPLAUSIBLE_SIZE
+
+
+# --- files that viewers open (issue 11.5): each decoded as pydicom / Pillow / OpenCV show it -----------
+
+
+def test_an_empty_window_is_ignored_and_noted_like_pydicom_does():
+    from tests.viewerfiles import empty_window
+
+    data = empty_window()
+    ds = pydicom.dcmread(io.BytesIO(data))
+    assert "WindowCenter" in ds and ds.WindowCenter in (None, "")  # present, empty: the case viewers meet
+    got = decode_bytes(data, "rg1_empty_window.dcm")
+    assert "ignored window" in got.meta.note and "empty" in got.meta.note
+    np.testing.assert_allclose(_norm(got.values()), _norm(_pydicom_chain(ds)), atol=1e-6)
+    assert got.pixels.dtype == np.uint16  # no window, no clipping: the stored values are kept
+
+
+@pytest.mark.parametrize("implicit", [False, True], ids=["explicit", "implicit"])
+def test_a_dataset_without_preamble_or_file_meta_is_read_with_the_vr_it_was_written_in(implicit):
+    from tests.viewerfiles import without_file_meta
+
+    data = without_file_meta(implicit=implicit)
+    assert data[128:132] != b"DICM" and not data.startswith(b"\x02\x00")
+    got = decode_bytes(data, "bare.dcm")
+    want = decode_file(pydicom_file("RG1_UNCR.dcm"))
+    syntax = "Implicit" if implicit else "Explicit"
+    assert got.meta.format == f"DICOM {syntax} VR Little Endian"
+    assert "no file meta group" in got.meta.note
+    np.testing.assert_array_equal(got.values(), want.values())
+    # pydicom reads it the same way when told to (force=True: there is no 'DICM' to find)
+    ds = pydicom.dcmread(io.BytesIO(data), force=True)
+    assert ds.original_encoding[0] is implicit
+
+
+def test_compressed_pixel_data_without_file_meta_names_what_is_missing():
+    from tests.viewerfiles import without_file_meta
+
+    with pytest.raises(QuarantineError, match="compressed .*no file meta group") as err:
+        decode_bytes(without_file_meta("RG1_J2KR.dcm"), "bare_j2k.dcm")
+    assert err.value.status is Status.UNSUPPORTED_SYNTAX
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied_as_opencv_and_pillow_show_the_file(tmp_path, fmt, orientation):
+    from PIL import Image, ImageOps
+
+    from tests.viewerfiles import rg1_upright_8bit, with_orientation
+
+    upright = rg1_upright_8bit(shrink=8)  # 245x231: not square, so a sideways result has the wrong shape
+    data = with_orientation(upright, orientation, fmt)
+    path = write(tmp_path / f"film.{fmt.lower()}", data)
+    got = decode_bytes(data, path.name)
+    shown_cv = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)  # the study's reader, its defaults
+    shown_pil = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("L"))
+    np.testing.assert_array_equal(got.pixels, shown_cv)
+    np.testing.assert_array_equal(got.pixels, shown_pil)
+    assert got.pixels.shape == upright.shape == (got.meta.height, got.meta.width)
+    assert np.abs(got.pixels.astype(int) - upright).mean() < 2  # upright again (JPEG q100 ~ lossless)
+    assert (f"EXIF Orientation {orientation} applied" in got.meta.note) is (orientation != 1)
+
+
+def test_a_sideways_jpeg_is_drafted_to_cover_the_upright_target():
+    from tests.viewerfiles import rg1_upright_8bit, with_orientation
+
+    upright = rg1_upright_8bit(shrink=2)  # 978x921
+    data = with_orientation(upright, 6)
+    got = decode_bytes(data, "film.jpg", draft_to=(240, 120))  # tall and thin, like the upright film
+    h, w = got.pixels.shape
+    assert h >= 240 and w >= 120 and h > w
+    assert (h, w) == (math.ceil(978 / 4), math.ceil(921 / 4))  # 1/4 is the smallest scale covering it

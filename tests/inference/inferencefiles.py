@@ -11,6 +11,8 @@ import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
+from tests.viewerfiles import empty_window, rg1_path, rg1_upright_8bit, with_orientation, without_file_meta
+
 FINDINGS = ["Cardiomegaly", "Pleural effusion", "Nodule/Mass"]
 
 
@@ -68,6 +70,16 @@ def write_images(root: Path) -> dict[str, str]:
         "bad/notimage.jpg": (b"this is a text file, not a JPEG\n" * 4, "wrong_format"),
         "bad/empty.png": (b"", "zero_bytes"),
     }
+    # files viewers open, from pydicom-data's real chest film: each must be read as the plain one
+    # cut to whole 16-px JPEG blocks, so the draft decoder (1/8 scale) sees the same blocks either way up
+    upright = np.ascontiguousarray(rg1_upright_8bit(shrink=8)[:240, :224])
+    files.update({
+        "c/rg1.dcm": (rg1_path().read_bytes(), "ok"),
+        "c/rg1_empty_window.dcm": (empty_window(), "ok"),
+        "c/rg1_no_file_meta.dcm": (without_file_meta(), "ok"),
+        "c/rg1_upright.jpg": (with_orientation(upright, 1), "ok"),
+        "c/rg1_sideways.jpg": (with_orientation(upright, 6), "ok"),
+    })
     whole = encode(".png", (radiograph(96, 96, 5) * 255).astype(np.uint8))
     files["bad/truncated.png"] = (whole[: len(whole) // 2], "truncated")
     for rel, (data, _) in files.items():

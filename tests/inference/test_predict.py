@@ -53,6 +53,9 @@ def reg(tmp_path_factory: pytest.TempPathFactory) -> Registered:
     index = build_store(pd.DataFrame({"image_id": ids, "path": list(expected)}), images, root / "store",
                         sizes=(STORE_SIZE,), recipe=recipe, workers=1)
     assert dict(zip(index["image_id"], index["status"])) == dict(zip(ids, expected.values()))
+    noted = dict(zip(index["image_id"], index["detail"]))  # ingestion keeps the decoder's notes too
+    assert "EXIF Orientation 6 applied" in noted["c/rg1_sideways"]
+    assert "no file meta group" in noted["c/rg1_no_file_meta"] and "ignored window" in noted["c/rg1_empty_window"]
     store = PixelStore(root / "store" / str(STORE_SIZE))
     contract = InputContract(3, 32, (0.5, 0.45, 0.4), (0.25, 0.2, 0.3), "init")
     ok_ids = [i for i, s in zip(ids, expected.values()) if s == "ok"]
@@ -102,6 +105,21 @@ def test_probabilities_equal_the_training_path_and_bad_files_are_reported(reg: R
     assert not set(bad["file"]) & set(probs["file"])
     assert bad["detail"].str.len().gt(0).all()
     assert "truncated.png" in bad.set_index("status").loc["truncated", "detail"]
+
+
+def test_files_viewers_open_are_predicted_as_the_plain_film(reg: Registered) -> None:
+    """Empty window, no file meta group, EXIF-rotated JPEG: same input as the plain file, and a note."""
+    files = sorted((reg.images / "c").iterdir())
+    probs, report = predict_files(NAME, files, tracking_uri=reg.uri, device="cpu")
+    assert set(report["status"]) == {"ok"}
+    p = by_id(probs)
+    np.testing.assert_allclose(p.loc["rg1_empty_window"], p.loc["rg1"], atol=1e-6)  # RG1's window clips nothing
+    np.testing.assert_allclose(p.loc["rg1_no_file_meta"], p.loc["rg1"], atol=1e-6)
+    np.testing.assert_allclose(p.loc["rg1_sideways"], p.loc["rg1_upright"], atol=2e-3)
+    notes = dict(zip(report["image_id"], report["detail"]))
+    assert "ignored window" in notes["rg1_empty_window"]
+    assert "no file meta group" in notes["rg1_no_file_meta"]
+    assert "EXIF Orientation 6 applied" in notes["rg1_sideways"] and notes["rg1_upright"] == ""
 
 
 def test_alias_and_version_select_different_versions(reg: Registered) -> None:

@@ -13,11 +13,17 @@ Rules, in order of application:
 * DICOM: modality LUT (Modality LUT Sequence or Rescale Slope/Intercept), then, if ``voi`` is set,
   the VOI transform. When a dataset has both a VOI LUT Sequence and Window Center/Width, the first
   VOI LUT of the sequence wins (pydicom's ``prefer_lut=True``); of several windows the first is
-  used; an invalid window (width < 1) is ignored and noted. MONOCHROME1 is inverted after
+  used; an invalid window (width < 1, or Window Center/Width present but empty) is ignored and
+  noted, as pydicom and viewers do. MONOCHROME1 is inverted after
   windowing, so bright means dense for every output. Unused high bits (Bits Stored < Bits
   Allocated) are masked (sign-extended for signed data). Multi-frame data: only the first frame is
   decoded and the detail says so. Colour data is reduced to luminance. Linear parts are returned
   as an affine (scale, offset) beside integer pixels (see :class:`DecodedImage`).
+* DICOM without preamble and file meta group (a bare dataset): the transfer syntax is the VR and
+  byte order pydicom detects while parsing (implicit or explicit VR), noted; compressed Pixel Data
+  in such a file is ``unsupported_syntax``, since nothing says how it was compressed.
+* PNG and JPEG: an EXIF Orientation (JPEG APP1, PNG ``eXIf``) is applied as OpenCV's ``imread``,
+  Pillow's ``exif_transpose`` and viewers apply it, and noted; sizes are those of the upright image.
 * PNG: 8- and 16-bit gray kept at full depth; colour reduced to luminance (ITU-R 601 weights),
   alpha dropped. With ``eight_bit`` the file is read exactly like the study (OpenCV
   ``IMREAD_GRAYSCALE``, which keeps the high byte of 16-bit data).
@@ -40,7 +46,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 import cv2
 import numpy as np
 import pydicom
-from PIL import Image, ImageFile
+from PIL import ExifTags, Image, ImageFile, ImageOps
 from pydicom.dataelem import RawDataElement
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
@@ -153,6 +159,8 @@ def sniff_format(data: bytes) -> str | None:
     # A preamble-less dataset starts with a little-endian group 0002 or 0008 tag.
     if len(data) >= 8 and data[:2] in (b"\x02\x00", b"\x08\x00") and data[3:4] == b"\x00":
         return "dicom"
+    if len(data) >= 8 and data[:2] == b"\x00\x08" and data[2:3] == b"\x00":  # ... or big-endian 0008
+        return "dicom"
     return None
 
 
@@ -220,11 +228,13 @@ def _to_gray(arr: np.ndarray) -> np.ndarray:
 # --- PNG -------------------------------------------------------------------------------------------
 
 
-def _png_walk(data: bytes, name: str) -> tuple[int, int, int, int]:
-    """Walk the chunk list: (height, width, bit depth, colour type); ``truncated`` if IEND is missing."""
+def _png_walk(data: bytes, name: str) -> tuple[int, int, int, int, int]:
+    """Walk the chunk list: (height, width, bit depth, colour type, EXIF orientation); ``truncated``
+    if IEND is missing. The orientation comes from an ``eXIf`` chunk (PNG 1.5), 1 without one."""
     if len(data) < 33 or data[12:16] != b"IHDR":
         raise QuarantineError(Status.TRUNCATED, f"{name}: PNG ends before its IHDR header")
     width, height, depth, color = struct.unpack(">IIBB", data[16:26])
+    orientation = 1
     pos = 8
     while True:
         if pos + 8 > len(data):
@@ -238,22 +248,35 @@ def _png_walk(data: bytes, name: str) -> tuple[int, int, int, int]:
                 f"{name}: PNG chunk {kind!r} at byte {pos} needs {end} bytes, file has {len(data)}",
             )
         if kind == b"IEND":
-            return height, width, depth, color
+            return height, width, depth, color, orientation
+        if kind == b"eXIf":
+            exif = Image.Exif()
+            try:
+                exif.load(data[pos + 8 : pos + 8 + length])
+            except Exception:  # unreadable EXIF: viewers show the pixels as stored, and so do we
+                exif = Image.Exif()
+            orientation = _exif_orientation(exif)
         pos = end
 
 
 def _decode_png(data: bytes, name: str, limits: tuple[int, int], eight_bit: bool) -> DecodedImage:
-    height, width, depth, color = _png_walk(data, name)
+    height, width, depth, color, orientation = _png_walk(data, name)
     _check_size(name, height, width, limits)
     buf = np.frombuffer(data, np.uint8)
-    flag = cv2.IMREAD_GRAYSCALE if eight_bit else cv2.IMREAD_UNCHANGED
+    # Orientation is applied below from the eXIf chunk read above, the same way for both decoders.
+    flag = cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION if eight_bit else cv2.IMREAD_UNCHANGED
     arr = cv2.imdecode(buf, flag)
     if arr is None:
         arr = _png_pil_fallback(data, name, eight_bit)
     elif arr.ndim == 3:
         code = {3: cv2.COLOR_BGR2GRAY, 4: cv2.COLOR_BGRA2GRAY}.get(arr.shape[2])
         arr = cv2.cvtColor(arr, code) if code is not None else arr[..., 0]
-    meta = ImageMeta(height, width, _PNG_COLOR_TYPES.get(color, f"color_type_{color}"), depth, "png")
+    if orientation != 1:
+        arr = np.ascontiguousarray(_ORIENT[orientation](arr))
+        if orientation in _SIDEWAYS:
+            height, width = width, height
+    photometric = _PNG_COLOR_TYPES.get(color, f"color_type_{color}")
+    meta = ImageMeta(height, width, photometric, depth, "png", _orientation_note(orientation))
     return DecodedImage(arr, meta)
 
 
@@ -293,14 +316,21 @@ def _decode_jpeg(data: bytes, name: str, limits: tuple[int, int], draft_to: Draf
         with _strict_pil(), warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # size is checked below
             im = Image.open(io.BytesIO(data))
+            orientation = _exif_orientation(im.getexif())
             width, height = im.size
+            if orientation in _SIDEWAYS:  # the image is shown (and decoded) as a viewer shows it
+                width, height = height, width
             _check_size(name, height, width, limits)
             mode = im.mode
             if draft_to is not None:
                 th, tw = draft_to(height, width) if callable(draft_to) else draft_to
+                if orientation in _SIDEWAYS:
+                    th, tw = tw, th
                 # PIL picks the largest DCT scale whose result still covers (w, h).
                 im.draft("L", (max(1, tw), max(1, th)))
             im.load()
+            if orientation != 1:
+                im = ImageOps.exif_transpose(im)
     except QuarantineError:
         raise
     except OSError as exc:
@@ -310,7 +340,44 @@ def _decode_jpeg(data: bytes, name: str, limits: tuple[int, int], draft_to: Draf
         raise QuarantineError(Status.DECODE_ERROR, f"{name}: {type(exc).__name__}: {exc}") from None
     arr = np.asarray(im if im.mode == "L" else im.convert("L"))
     photometric = "MONOCHROME2" if mode == "L" else mode
-    return DecodedImage(arr, ImageMeta(height, width, photometric, 8, "jpeg"))
+    return DecodedImage(arr, ImageMeta(height, width, photometric, 8, "jpeg", _orientation_note(orientation)))
+
+
+# EXIF Orientation (TIFF tag 274): how the stored pixels must be turned to be shown upright.
+_ORIENTATIONS = {
+    2: "mirrored left-right",
+    3: "rotated 180°",
+    4: "mirrored top-bottom",
+    5: "transposed",
+    6: "rotated 90° clockwise",
+    7: "transversed",
+    8: "rotated 90° counter-clockwise",
+}
+_SIDEWAYS = (5, 6, 7, 8)
+_ORIENT: dict[int, Callable[[np.ndarray], np.ndarray]] = {  # PIL's ImageOps.exif_transpose, on arrays
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.T,
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: a[::-1, ::-1].T,
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def _exif_orientation(exif: Image.Exif) -> int:
+    """The EXIF Orientation value (1-8); 1 when absent or invalid (viewers ignore invalid ones too)."""
+    try:
+        value = int(exif.get(ExifTags.Base.Orientation, 1))
+    except (TypeError, ValueError):
+        return 1
+    return value if value in _ORIENTATIONS else 1
+
+
+def _orientation_note(orientation: int) -> str:
+    if orientation == 1:
+        return ""
+    return f"EXIF Orientation {orientation} applied ({_ORIENTATIONS[orientation]}), as OpenCV and viewers do"
 
 
 # --- DICOM -----------------------------------------------------------------------------------------
@@ -320,9 +387,18 @@ def _decode_dicom(data: bytes, name: str, limits: tuple[int, int], voi: bool) ->
     # Plain little-endian data is viewed in place (no copy of 18 MB per VinDr file); everything
     # else is parsed in full and decoded by pydicom.
     head, pixel_at = _read_dataset(data, name, stop_before_pixels=True)
-    syntax = head.file_meta.get("TransferSyntaxUID") or pydicom.uid.ImplicitVRLittleEndian
+    notes: list[str] = []
+    syntax = head.file_meta.get("TransferSyntaxUID") or _syntax_from_encoding(head, notes)
+    if "TransferSyntaxUID" not in head.file_meta and _encapsulated(data, pixel_at, syntax):
+        raise QuarantineError(
+            Status.UNSUPPORTED_SYNTAX,
+            f"{name}: Pixel Data is compressed (encapsulated) but the file has no file meta group to say "
+            "how; only the writer knows the transfer syntax. Re-export it as a DICOM file with file meta",
+        )
     native = pixel_at is not None and _plain_native(head, syntax)
     ds = head if native else _read_dataset(data, name)[0]
+    if "TransferSyntaxUID" not in ds.file_meta:  # pydicom's decoders read the syntax from there
+        ds.file_meta.TransferSyntaxUID = syntax
     if not native and "PixelData" not in ds:
         other = [k for k in ("FloatPixelData", "DoubleFloatPixelData") if k in ds]
         detail = f"has {other[0]}, which is not supported" if other else "has no Pixel Data element"
@@ -352,10 +428,32 @@ def _decode_dicom(data: bytes, name: str, limits: tuple[int, int], voi: bool) ->
         raise QuarantineError(status, f"{name}: {msg}") from None
     except Exception as exc:
         raise QuarantineError(Status.DECODE_ERROR, f"{name}: {type(exc).__name__}: {exc}") from None
-    notes = [f"first of {frames} frames"] if frames > 1 else []
+    notes += [f"first of {frames} frames"] if frames > 1 else []
     pixels, scale, offset = _dicom_display(arr, ds, photometric, voi, notes)
     meta = ImageMeta(height, width, photometric, bits, f"DICOM {syntax.name}", "; ".join(notes))
     return DecodedImage(pixels, meta, scale, offset)
+
+
+def _syntax_from_encoding(ds: pydicom.Dataset, notes: list[str]) -> pydicom.uid.UID:
+    """Transfer syntax of a dataset without file meta group, from the encoding pydicom detected.
+
+    Such files (no preamble, no group 0002) can only hold uncompressed data: the VR and byte order
+    pydicom found while parsing are the whole transfer syntax (PS3.10 7.1 has the file meta carry it).
+    """
+    implicit, little = ds.original_encoding
+    if implicit in (None, True):
+        syntax = pydicom.uid.ImplicitVRLittleEndian
+    else:
+        syntax = pydicom.uid.ExplicitVRLittleEndian if little in (None, True) else pydicom.uid.ExplicitVRBigEndian
+    notes.append(f"no file meta group: transfer syntax taken as {syntax.name} from the encoding")
+    return syntax
+
+
+def _encapsulated(data: bytes, at: int | None, syntax: pydicom.uid.UID) -> bool:
+    """Whether the Pixel Data element at byte ``at`` has undefined length (fragments follow)."""
+    if at is None or syntax.is_implicit_VR or not syntax.is_little_endian:
+        return False
+    return len(data) >= at + 12 and struct.unpack_from("<I", data, at + 8)[0] == 0xFFFFFFFF
 
 
 _NATIVE_LE = (pydicom.uid.ExplicitVRLittleEndian, pydicom.uid.ImplicitVRLittleEndian)
@@ -399,6 +497,10 @@ def _linear_window(ds: pydicom.Dataset, notes: list[str]) -> tuple[float, float]
     if "WindowCenter" not in ds or "WindowWidth" not in ds:
         return None
     center, width = _first_value(ds.WindowCenter), _first_value(ds.WindowWidth)
+    if center is None or width is None:
+        # Present but empty (or not numbers): viewers show the image unwindowed, and so do we.
+        notes.append("ignored window: Window Center/Width present but empty")
+        return None
     function = str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").strip().upper()
     if function == "LINEAR" and width > 1:
         return center - 0.5 - (width - 1) / 2, center - 0.5 + (width - 1) / 2
@@ -410,8 +512,14 @@ def _linear_window(ds: pydicom.Dataset, notes: list[str]) -> tuple[float, float]
     return None
 
 
-def _first_value(value: object) -> float:
-    return float(value[0] if isinstance(value, (list, tuple, MultiValue)) else value)  # type: ignore[index]
+def _first_value(value: object) -> float | None:
+    """First value of a DS/IS element that may be multi-valued; None when it is empty or unreadable."""
+    if isinstance(value, (list, tuple, MultiValue)):
+        value = value[0] if len(value) else None
+    try:
+        return None if value is None or value == "" else float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
 
 
 def _min_max(arr: np.ndarray) -> tuple[float, float]:
