@@ -27,6 +27,18 @@ class RunRefused(RuntimeError):
     """The run cannot start: the message says why and what to change. Nothing has run."""
 
 
+class EndOfRunNotices(logging.Handler):
+    """Collects the log records marked ``extra={"cxrinit_end_of_run": True}`` while a pipeline runs."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "cxrinit_end_of_run", False):
+            self.messages.append(record.getMessage())
+
+
 class ProjectHooks:
     """Opens the parent run before a pipeline runs and closes it after, tagging what was run and where."""
 
@@ -34,6 +46,7 @@ class ProjectHooks:
         self._config: tracking.TrackingConfig | None = None
         self._context: Any = None
         self._params: dict[str, Any] = {}
+        self._notices: EndOfRunNotices | None = None
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
@@ -53,6 +66,8 @@ class ProjectHooks:
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         self._check_demo(pipeline, run_params.get("env"))
         self._check_roots(pipeline, catalog)
+        self._notices = EndOfRunNotices()
+        logging.getLogger("cxrinit").addHandler(self._notices)
         self._start_parent_run(run_params)
 
     def _check_demo(self, pipeline: Any, env: str | None) -> None:
@@ -113,10 +128,20 @@ class ProjectHooks:
     @hook_impl
     def after_pipeline_run(self) -> None:
         self._end("FINISHED")
+        for message in self._take_notices():  # the lines a long log would bury: last, once more
+            log.warning("at the end of the run: %s", message)
 
     @hook_impl
     def on_pipeline_error(self) -> None:
+        self._take_notices()
         self._end("FAILED")
+
+    def _take_notices(self) -> list[str]:
+        if self._notices is None:
+            return []
+        logging.getLogger("cxrinit").removeHandler(self._notices)
+        messages, self._notices = self._notices.messages, None
+        return messages
 
     def _end(self, status: str) -> None:
         import mlflow

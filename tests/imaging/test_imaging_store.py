@@ -245,3 +245,37 @@ def test_a_path_that_is_not_a_store_says_what_a_store_path_looks_like(tmp_path):
         PixelStore(tmp_path / "pixels" / "224")
     with pytest.raises(FileNotFoundError, match=r"no pixel store at .*/05_model_input/vindr/224"):
         PixelStore(tmp_path / "05_model_input" / "vindr" / "224")
+
+
+def _sparse_files_supported(where: Path) -> bool:
+    probe = where / "sparse.probe"
+    with open(probe, "wb") as f:
+        f.truncate(8 << 20)
+    supported = probe.stat().st_blocks * 512 < (1 << 20)
+    probe.unlink()
+    return supported
+
+
+def test_images_not_downloaded_yet_cost_no_disk_and_are_stored_once_they_arrive(tmp_path):
+    """Ingesting a tree before its images: an index and holes; rerunning after the download finishes it."""
+    if not _sparse_files_supported(tmp_path):
+        pytest.skip(f"the file system of {tmp_path} has no sparse files")
+    root, out = tmp_path / "root", tmp_path / "store"
+    n = 400  # 400 x 224 x 224 = 20 MB of pixels if written
+    items = pd.DataFrame({"image_id": [f"p{i}" for i in range(n)], "path": [f"images/{i:05d}.png" for i in range(n)]})
+    index = build_store(items, root, out, sizes=(224,), workers=1)
+    assert set(index["status"]) == {"missing"}
+    images = out / "224" / IMAGES
+    assert images.stat().st_size > n * 224 * 224  # the array has its full shape ...
+    assert images.stat().st_blocks * 512 < (1 << 20)  # ... and takes (almost) no disk
+    assert not np.load(images, mmap_mode="r").any()
+
+    for i in (0, 7, 399):  # three images arrive; a rerun with the same inputs stores them
+        write(root / "images" / f"{i:05d}.png", png_bytes(_u8(i)))
+    index = build_store(items, root, out, sizes=(224,), workers=1)
+    ok = index.loc[index["status"] == "ok", "image_id"].tolist()
+    assert ok == ["p0", "p7", "p399"] and (index["status"] == "missing").sum() == n - 3
+    store = PixelStore(out / "224")
+    assert store.gather(store.row_of(ok)).reshape(3, -1).std(axis=1).min() > 10
+    assert len((out / JOURNAL).read_text().splitlines()) == n  # one line per row, not one per try
+    assert images.stat().st_blocks * 512 < (1 << 20)

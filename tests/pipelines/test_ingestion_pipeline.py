@@ -133,3 +133,38 @@ def test_the_vindr_kaggle_copy_runs_as_a_source_of_its_own(ingested: Path, tmp_p
     assert {"train", "test"} <= set(splits["split"])            # test carved patient-wise from labelled images
     assert set(splits["image_id"]) <= set(pd.read_parquet(out / "02_intermediate/vindr/manifest.parquet")
                                           .query("official_split == 'train'")["image_id"])
+
+
+def test_a_tree_without_its_images_costs_no_disk_says_so_last_and_still_harmonizes(
+        tiny_demo: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Metadata downloaded, images not yet: one line at the end, an empty store, label counts anyway."""
+    project = copy_project(tiny_demo, tmp_path / "project")
+    raw = project / "data/demo/01_raw/nih"
+    for image in raw.glob("images_*/images/*.png"):
+        image.unlink()
+    with pytest.MonkeyPatch.context() as mp, caplog.at_level("WARNING"):
+        mp.chdir(project)
+        run_kedro(project, env="demo", pipeline="ingestion", namespaces=["nih"])
+    manifest = pd.read_parquet(project / "data/demo/02_intermediate/nih/manifest.parquet")
+    last = caplog.records[-1].getMessage()
+    assert last.startswith("at the end of the run: nih: ") and f"of {len(manifest)} images (100%) are missing" in last
+    first = manifest["path"].iloc[0]
+    assert f"the first data/demo/01_raw/nih/{first};" in last and "harmonization.use_pixel_store: false" in last
+    summary = (project / "data/demo/08_reporting/ingestion/nih_summary.md").read_text()
+    assert "are missing" in summary
+    images = project / "data/demo/03_primary/nih/pixels/64/images.npy"
+    assert images.stat().st_blocks * 512 < images.stat().st_size / 4  # holes, not zeros written
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(project)
+        run_kedro(project, env="demo", pipeline="harmonization", namespaces=["nih"],
+                  params={"harmonization": {"use_pixel_store": False}})
+    labels = pd.read_parquet(project / "data/demo/05_model_input/nih/labels.parquet")
+    drops = _drops(project / "data/demo/08_reporting/harmonization/nih_drops.parquet")
+    assert len(labels) > 0 and "not_stored" not in set(drops["reason"])
+    assert len(labels) + len(drops) == len(manifest)  # every manifest image labelled or dropped for a label reason
+
+
+def _drops(path: Path) -> pd.DataFrame:
+    """The drop table; a run that dropped nothing writes none (OptionalDataset)."""
+    return pd.read_parquet(path) if path.exists() else pd.DataFrame({"reason": pd.Series(dtype=str)})

@@ -16,6 +16,9 @@ class HarmonizationSettings(Settings):
     which findings are written per source (``all`` it annotates; training picks its own set).
     ``seed``: the patient-wise split seed (the same splits for every initialization).
     ``policy_overrides`` / ``split_overrides``: per source, single policy / split options over the preset.
+    ``use_pixel_store``: drop the images the pixel store quarantined (``not_stored``); ``false``
+    harmonizes the manifest alone, so label counts, splits and prevalence can be checked before the
+    images are downloaded (the pipeline then does not read the store at all).
     """
 
     preset: str = "default"
@@ -23,6 +26,7 @@ class HarmonizationSettings(Settings):
     seed: int = 2024
     policy_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
     split_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    use_pixel_store: bool = True
 
 
 __all__ = ["HarmonizationSettings"]

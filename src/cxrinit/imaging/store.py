@@ -9,7 +9,12 @@ Layout of ``out_dir``::
                            bits, format, source_hash; the same rows for every size
 
 Row ``i`` is item ``i``; quarantined images keep their (all-zero) row and carry their reason as
-status, so row numbers never shift. Resuming: a run killed at any moment (even SIGKILL) is finished
+status, so row numbers never shift. The arrays are created sparse and a quarantined row is never
+written, so images that are not there cost no disk (on file systems with sparse files: ext4, XFS,
+btrfs, APFS, NTFS): a tree whose images are not downloaded yet gives a store of index and holes.
+Rows whose file was not there or not whole (``missing``, ``zero_bytes``, ``truncated``) are tried
+again by every later build with the same inputs, so downloading the images and rerunning finishes
+the store. Resuming: a run killed at any moment (even SIGKILL) is finished
 by running ``build_store`` again with the same inputs. Rows are only journaled once their pixels are
 on disk, a partial journal line is discarded, and the index is written at the end via a temporary
 file and a rename, so the final files are byte-identical to an uninterrupted run. Other inputs
@@ -57,6 +62,8 @@ INDEX_COLUMNS = [
     "format",
     "source_hash",
 ]
+#: Statuses that say the file was not (wholly) there yet: a later build tries these rows again.
+RETRIED = frozenset({Status.MISSING.value, Status.ZERO_BYTES.value, Status.TRUNCATED.value})
 # One journal record: (status, detail, orig_height, orig_width, photometric, bits, format, source_hash)
 Record = tuple[str, str, int | None, int | None, str | None, int | None, str | None, str | None]
 
@@ -101,6 +108,9 @@ def build_store(
             f"{out}: images for size(s) {created} were missing although {len(done)} rows are journaled; "
             "the store was tampered with. Pass overwrite=True to rebuild it."
         )
+    retried = [row for row, rec in done.items() if rec[0] in RETRIED]
+    for row in retried:
+        del done[row]
     first_row: dict[str, int] = {}
     duplicates: list[tuple[int, Record]] = []
     todo: list[int] = []
@@ -114,10 +124,14 @@ def build_store(
         if row not in done:
             todo.append(row)
 
-    writers = {size: RowWriter(out / str(size) / IMAGES) for size in sizes}
+    # A row of a fresh (sparse) array is a hole that reads as zeros: quarantines write nothing there.
+    writers = {size: RowWriter(out / str(size) / IMAGES, fresh=size in created) for size in sizes}
     try:
         log.info("pixel store %s: %d images, %d already done, %d to do, sizes %s",
                  out, len(ids), len(done), len(todo) + len(duplicates), list(sizes))
+        if retried:
+            log.info("pixel store %s: trying %d rows again whose file was missing or incomplete before",
+                     out, len(retried))
         pending: list[tuple[int, Record]] = []
 
         def commit() -> None:
@@ -158,6 +172,8 @@ def build_store(
 
     if len(done) != len(ids):
         raise RuntimeError(f"pixel store {out}: {len(ids) - len(done)} rows unfinished; run build_store again")
+    if retried:  # one line per row again, however often the missing rows were tried
+        journal.rewrite(done)
     index = _index_frame(ids, done)
     for size in sizes:
         _atomic_parquet(index, out / str(size) / INDEX)
@@ -263,7 +279,7 @@ def _fingerprint(ids: list[str], paths: list[str], sizes: tuple[int, ...], recip
 
 def _own_files(out: Path) -> list[Path]:
     """The files build_store may create in ``out`` (nothing else is ever deleted)."""
-    found = [out / n for n in (FINGERPRINT, FINGERPRINT + ".tmp", JOURNAL) if (out / n).exists()]
+    found = [out / n for n in (FINGERPRINT, FINGERPRINT + ".tmp", JOURNAL, JOURNAL + ".tmp") if (out / n).exists()]
     for sub in out.iterdir():
         if sub.is_dir() and sub.name.isdigit():
             found += [sub / n for n in (IMAGES, IMAGES + ".tmp", INDEX, INDEX + ".tmp") if (sub / n).exists()]
@@ -351,13 +367,18 @@ def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
 
 
 class RowWriter:
-    """Writes whole rows of an existing N x H x W uint8 .npy with pwrite (no mapping in the parent)."""
+    """Writes whole rows of an existing N x H x W uint8 .npy with pwrite (no mapping in the parent).
 
-    def __init__(self, path: Path) -> None:
+    ``fresh``: the array was created by this build, so unwritten rows are holes that read as zeros
+    and :meth:`write_zeros` has nothing to do (a missing image costs no disk).
+    """
+
+    def __init__(self, path: Path, fresh: bool = False) -> None:
         shape, _, self.offset = _npy_header(path)
         self.shape = tuple(shape[1:])
         self.row_bytes = int(np.prod(self.shape))
         self.fd = os.open(path, os.O_RDWR)
+        self.fresh = fresh
         self._zeros = bytes(self.row_bytes)
 
     def write(self, row: int, img: np.ndarray) -> None:
@@ -366,7 +387,13 @@ class RowWriter:
         os.pwrite(self.fd, np.ascontiguousarray(img).tobytes(), self.offset + row * self.row_bytes)
 
     def write_zeros(self, row: int) -> None:
-        os.pwrite(self.fd, self._zeros, self.offset + row * self.row_bytes)
+        """Make ``row`` all zeros, writing only if it holds something (e.g. from an earlier build's
+        pixels of a file that has since gone), so holes stay holes."""
+        if self.fresh:
+            return
+        at = self.offset + row * self.row_bytes
+        if os.pread(self.fd, self.row_bytes, at).count(0) != self.row_bytes:
+            os.pwrite(self.fd, self._zeros, at)
 
     def sync(self) -> None:
         os.fsync(self.fd)
@@ -404,6 +431,13 @@ class Journal:
                 raise StoreMismatchError(f"{self.path} line {lineno} does not fit this store; delete it to rebuild")
             done[row] = tuple(rec)  # type: ignore[assignment]
         return done
+
+    def rewrite(self, done: dict[int, Record]) -> None:
+        """Replace the journal by one line per row of ``done`` (temporary file, then rename)."""
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text("".join(json.dumps([row, *done[row]], separators=(",", ":")) + "\n" for row in sorted(done)))
+        _fsync_path(tmp)
+        os.replace(tmp, self.path)
 
     def append(self, entries: list[tuple[int, Record]]) -> None:
         data = "".join(json.dumps([row, *rec], separators=(",", ":")) + "\n" for row, rec in entries)

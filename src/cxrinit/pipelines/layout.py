@@ -33,6 +33,7 @@ class StudyLayout:
     pretraining_mode: str = "per_target"
     demo_sources: tuple[str, ...] = ()
     env: str | None = None
+    harmonize_with_pixels: bool = True  # harmonization.use_pixel_store
 
     @classmethod
     def from_settings(cls, settings: ProjectSettings, env: str | None = None) -> StudyLayout:
@@ -41,7 +42,8 @@ class StudyLayout:
         targets = tuple(s for s in sources if settings.is_mimic_target(s)) if PRETRAINED_INIT in inits else ()
         # the demo writes the synthetic root of every enabled source it has a cohort for
         demo = tuple(s for s in settings.demo.sources if s in sources) if settings.demo.enabled else ()
-        return cls(sources, inits, targets, settings.pretraining.source, settings.pretraining.mode, demo, env)
+        return cls(sources, inits, targets, settings.pretraining.source, settings.pretraining.mode, demo, env,
+                   settings.harmonization.use_pixel_store)
 
     @property
     def demo_enabled(self) -> bool:

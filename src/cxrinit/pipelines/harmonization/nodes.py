@@ -15,27 +15,38 @@ from cxrinit.labels import harmonize_labels, label_report, make_splits, prevalen
 log = logging.getLogger(__name__)
 
 
-def harmonize_source(manifest: pd.DataFrame, images: StoreSet, labels: LabelSettings,
-                     harmonization: HarmonizationSettings,
-                     source: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def harmonize_source(manifest: pd.DataFrame, labels: LabelSettings, harmonization: HarmonizationSettings,
+                     source: str, images: StoreSet | None = None,
+                     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Labels and splits of every stored image of ``source``; returns (labels, splits, dropped, report).
 
     Images the pixel store quarantined are dropped first (reason ``not_stored``); then the policies of
     ``harmonization.preset`` (labels.yml) apply. Splits are patient-wise over the whole manifest, so a
-    patient's split never depends on which of their images a policy kept.
+    patient's split never depends on which of their images a policy kept. Without ``images``
+    (``harmonization.use_pixel_store: false``) every manifest image is harmonized: the counts are
+    those of the metadata, before any image is decoded.
     """
     onto = labels.ontology
     preset = harmonization.preset
-    status = images.index.set_index("image_id")["status"]
-    stored = manifest["image_id"].map(status).eq(Status.OK.value).to_numpy()
-    not_stored = manifest.loc[~stored, ["image_id"]].assign(
-        reason="not_stored", detail="pixel store status " + manifest.loc[~stored, "image_id"].map(status).astype(str))
+    if images is None:
+        stored = pd.Series(True, index=manifest.index).to_numpy()
+        not_stored = pd.DataFrame({"image_id": pd.Series(dtype=str), "reason": pd.Series(dtype=str),
+                                   "detail": pd.Series(dtype=str)})
+        log.info("%s: harmonizing the manifest alone (harmonization.use_pixel_store: false); "
+                 "images the pixel store would quarantine are counted as labelled", source)
+    else:
+        status = images.index.set_index("image_id")["status"]
+        stored = manifest["image_id"].map(status).eq(Status.OK.value).to_numpy()
+        not_stored = manifest.loc[~stored, ["image_id"]].assign(
+            reason="not_stored",
+            detail="pixel store status " + manifest.loc[~stored, "image_id"].map(status).astype(str))
     result = harmonize_labels(manifest[stored], onto, source, preset=preset, label_set=harmonization.label_set,
                               overrides=harmonization.policy_overrides.get(source) or None)
     split_args = onto.split_policy(source, preset, harmonization.split_overrides.get(source) or None)
     splits = make_splits(manifest, seed=harmonization.seed, source=source, **split_args)
     splits = splits[splits["image_id"].isin(result.labels["image_id"])].reset_index(drop=True)
-    dropped = pd.concat([not_stored, result.dropped], ignore_index=True).assign(source=source)
+    dropped = pd.concat([d for d in (not_stored, result.dropped) if len(d)] or [not_stored],
+                        ignore_index=True).assign(source=source)
     report = label_report(source, result.labels, splits)
     log.info("%s: %d labelled images, %d dropped (%s); splits %s", source, len(result.labels), len(dropped),
              dropped["reason"].value_counts().to_dict(), splits["split"].value_counts().to_dict())

@@ -9,17 +9,19 @@ from cxrinit.pipelines.layout import StudyLayout
 from cxrinit.pipelines.templates import bind, instantiate
 
 
-def _template(source: str) -> Pipeline:
+def _template(source: str, use_pixel_store: bool) -> Pipeline:
+    inputs = {"manifest": "manifest", "labels": "params:labels", "harmonization": "params:harmonization"}
+    if use_pixel_store:  # without it, the run needs the manifest only (harmonization.use_pixel_store)
+        inputs["images"] = "images"
     return Pipeline([
-        Node(bind(nodes.harmonize_source, source=source),
-             inputs={"manifest": "manifest", "images": "images", "labels": "params:labels",
-                     "harmonization": "params:harmonization"},
+        Node(bind(nodes.harmonize_source, source=source), inputs=inputs,
              outputs=["labels", "splits", "label_drops", "label_report"], name="harmonize_source"),
     ])
 
 
 def create_pipeline(layout: StudyLayout) -> Pipeline:
-    per_source = sum((instantiate(_template(s), s) for s in layout.sources), Pipeline([]))
+    per_source = sum((instantiate(_template(s, layout.harmonize_with_pixels), s) for s in layout.sources),
+                     Pipeline([]))
     summaries = Pipeline([
         Node(nodes.summarize_labels, inputs={s: f"{s}.label_report" for s in layout.sources},
              outputs=["label_prevalence", "label_prevalence_heatmap"], name="summarize_labels", tags=["summary"]),

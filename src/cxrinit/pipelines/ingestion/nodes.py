@@ -100,9 +100,33 @@ def _summary(source: str, report: pd.DataFrame, counts: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: ``extra`` of a log record that :class:`cxrinit.hooks.ProjectHooks` repeats when the run ends.
+END_OF_RUN = {"cxrinit_end_of_run": True}
+
+
+def missing_images_notice(source: str, root: Path, manifest: pd.DataFrame, report: pd.DataFrame) -> str | None:
+    """One line when most of ``source``'s manifest images are missing on disk (else None).
+
+    Counts, the first missing file (under ``root``) and what to do: the usual case is a metadata
+    download whose images are still to come, which is worth a line at the end of the run, not only
+    a row per image in the report.
+    """
+    gone = report[(report["stage"] == "pixels") & (report["reason"] == Status.MISSING.value)]
+    if not len(manifest) or 2 * len(gone) <= len(manifest):
+        return None
+    first = Path(root) / str(gone["path"].iloc[0])
+    return (f"{source}: {len(gone):,} of {len(manifest):,} images ({len(gone) / len(manifest):.0%}) are missing, "
+            f"the first {first}; the pixel store keeps their rows empty (no disk). Once they are downloaded, "
+            f"`kedro run --pipeline ingestion --namespaces {source}` stores them; until then "
+            "harmonization.use_pixel_store: false gives label counts from the metadata alone.")
+
+
 def report_ingestion(manifest: pd.DataFrame, metadata_drops: pd.DataFrame, reader_counts: dict[str, int],
-                     images: StoreSet, source: str) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """Every image not stored, with stage and reason; counts per status, view, split and reason; a summary."""
+                     images: StoreSet, root: Path, source: str) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """Every image not stored, with stage and reason; counts per status, view, split and reason; a summary.
+
+    When most images are missing, :func:`missing_images_notice` is logged and repeated at the end of the run.
+    """
     index = images.index
     bad = index[index["status"] != Status.OK.value].merge(manifest[["image_id", "path"]], on="image_id", how="left")
     pixels = pd.DataFrame({"source": source, "image_id": bad["image_id"], "path": bad["path"], "stage": "pixels",
@@ -113,4 +137,8 @@ def report_ingestion(manifest: pd.DataFrame, metadata_drops: pd.DataFrame, reade
     log.info("%s ingestion: %d stored, %d quarantined, %d filtered", source,
              int(counts.loc[counts["key"] == "stored_ok", "images"].sum()),
              int((report["stage"] != "filter").sum()), int((report["stage"] == "filter").sum()))
+    notice = missing_images_notice(source, root, manifest, report)
+    if notice:
+        log.warning(notice, extra=END_OF_RUN)
+        summary = summary.replace("\n\n", f"\n\n> {notice}\n\n", 1)
     return report, counts, summary

@@ -18,7 +18,7 @@ def _template(source: str) -> Pipeline:
              outputs="images", name="build_pixel_store"),
         Node(bind(nodes.report_ingestion, source=source),
              inputs={"manifest": "manifest", "metadata_drops": "metadata_drops", "reader_counts": "reader_counts",
-                     "images": "images"},
+                     "images": "images", "root": "raw"},
              outputs=["ingestion_report", "ingestion_counts", "ingestion_summary"], name="report_ingestion"),
     ])
 
