@@ -6,7 +6,8 @@ subset``, eight severity-graded findings (per side where the finding has one), `
 
 - labels: ``label:<column>`` integer grades 0..5 as written (0 = not graded, 1..5 increasing
   severity; which grades count as positive is harmonization's choice) and ``label:healthy`` 0/1.
-  A blank or out-of-range grade is an error: the table is ours, so it gets fixed at the source.
+  A missing grade (blank or a marker such as ``nan``) is a missing label (NaN, masked), never
+  "not graded"; an out-of-range grade is an error: the table is ours, so it gets fixed at the source.
 - ``official_split``: the ``split`` column (train/val/test and common spellings; blank -> NA).
 - ``sex``: M/F (or male/female, any case), blank -> NA. ``view_native``: none (bedside AP films:
   the default map says AP).
