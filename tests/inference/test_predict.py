@@ -26,7 +26,7 @@ from cxrinit.inference import (
 )
 from cxrinit.inference.cli import main
 from cxrinit.models.contract import InputContract
-from cxrinit.training import predict as training_predict
+from cxrinit.training.predict import predict as training_predict
 
 REPO = Path(__file__).resolve().parents[2]
 NAME = "cxrinit-test-tiny"
@@ -179,6 +179,28 @@ def test_cli_writes_probabilities_and_report(reg: Registered, tmp_path: Path, mo
         "notimage": "wrong_format", "truncated": "truncated", "chest": "ok", "absent": "missing"}
     err = capsys.readouterr().err
     assert "3 of 8 inputs predicted" in err and "'missing': 1" in err
+
+
+@pytest.mark.parametrize("what", ["a missing file", "a folder without images", "only unreadable files"])
+def test_cli_exits_non_zero_when_nothing_could_be_predicted(reg: Registered, tmp_path: Path, what: str,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    given = {"a missing file": [str(tmp_path / "absent.dcm")],
+             "a folder without images": [str(tmp_path / "empty")],
+             "only unreadable files": [str(reg.images / "bad")]}[what]
+    (tmp_path / "empty").mkdir()
+    code = main(["--model", NAME, "--tracking-uri", reg.uri, "--out", str(tmp_path / "p.csv"), "-q", *given])
+    assert code == 1, what
+    assert "error: " in capsys.readouterr().err
+
+
+def test_cli_help_answers_without_loading_torch_or_mlflow() -> None:
+    import subprocess
+    import sys
+
+    probe = ("import sys; from cxrinit.inference.cli import build_parser; build_parser().format_help(); "
+             "print(sorted(m for m in ('torch', 'mlflow', 'timm', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_serving_payload_runs_through_mlflow_scoring(reg: Registered, monkeypatch: pytest.MonkeyPatch) -> None:

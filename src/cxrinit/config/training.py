@@ -29,7 +29,7 @@ def _overrides(dataclass: type, name: str, nested: dict[str, type[BaseModel]] | 
 @cache
 def train_overrides() -> type[BaseModel]:
     """The model of ``train``: :class:`~cxrinit.training.TrainConfig`'s options (``augment`` nested)."""
-    from cxrinit.training.augment import AugmentConfig
+    from cxrinit.training.config import AugmentConfig
     from cxrinit.training.config import TrainConfig
 
     augment = _overrides(AugmentConfig, "AugmentOptions")

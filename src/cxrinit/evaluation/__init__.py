@@ -12,22 +12,58 @@ Stages, each a plain function on DataFrames (one source at a time where marked):
 Kedro pipeline does; :func:`evaluate_study` runs both in one call.
 """
 
-from .bootstrap import THRESHOLD_RULES, bootstrap_metrics, resample_metrics, summarize_bootstrap
-from .compare import adjust_comparisons, bootstrap_p_values, compare_models
-from .delong import delong_test
-from .metrics import METRICS, auroc, threshold_metrics, youden_threshold
-from .multiplicity import adjust_p, benjamini_hochberg, holm
-from .plots import plot_difference_heatmap, plot_forest, plot_roc_curves
-from .predictions import MEAN, align_split, validate_predictions
-from .resampling import Resamples, draw_resamples
-from .study import DEFAULTS, PAPER, SourceResult, evaluate_source, evaluate_study, summarize_study
-from .tables import format_results, results_markdown, results_table, to_markdown
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULTS", "MEAN", "METRICS", "PAPER", "THRESHOLD_RULES", "Resamples", "SourceResult", "adjust_comparisons",
-    "adjust_p", "align_split", "auroc", "benjamini_hochberg", "bootstrap_metrics", "bootstrap_p_values",
-    "compare_models", "delong_test", "draw_resamples", "evaluate_source", "evaluate_study", "format_results", "holm",
-    "plot_difference_heatmap", "plot_forest", "plot_roc_curves", "resample_metrics", "results_markdown",
-    "results_table", "summarize_bootstrap", "summarize_study", "threshold_metrics", "to_markdown",
-    "validate_predictions", "youden_threshold",
-]
+from typing import TYPE_CHECKING
+
+from cxrinit._lazy import lazy_exports
+
+_EXPORTS = {
+    "THRESHOLD_RULES": "bootstrap",
+    "bootstrap_metrics": "bootstrap",
+    "resample_metrics": "bootstrap",
+    "summarize_bootstrap": "bootstrap",
+    "adjust_comparisons": "compare",
+    "bootstrap_p_values": "compare",
+    "compare_models": "compare",
+    "delong_test": "delong",
+    "METRICS": "metrics",
+    "auroc": "metrics",
+    "threshold_metrics": "metrics",
+    "youden_threshold": "metrics",
+    "adjust_p": "multiplicity",
+    "benjamini_hochberg": "multiplicity",
+    "holm": "multiplicity",
+    "plot_difference_heatmap": "plots",
+    "plot_forest": "plots",
+    "plot_roc_curves": "plots",
+    "MEAN": "predictions",
+    "align_split": "predictions",
+    "validate_predictions": "predictions",
+    "Resamples": "resampling",
+    "draw_resamples": "resampling",
+    "DEFAULTS": "study",
+    "PAPER": "study",
+    "SourceResult": "study",
+    "evaluate_source": "study",
+    "evaluate_study": "study",
+    "summarize_study": "study",
+    "format_results": "tables",
+    "results_markdown": "tables",
+    "results_table": "tables",
+    "to_markdown": "tables",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from .bootstrap import THRESHOLD_RULES, bootstrap_metrics, resample_metrics, summarize_bootstrap
+    from .compare import adjust_comparisons, bootstrap_p_values, compare_models
+    from .delong import delong_test
+    from .metrics import METRICS, auroc, threshold_metrics, youden_threshold
+    from .multiplicity import adjust_p, benjamini_hochberg, holm
+    from .plots import plot_difference_heatmap, plot_forest, plot_roc_curves
+    from .predictions import MEAN, align_split, validate_predictions
+    from .resampling import Resamples, draw_resamples
+    from .study import DEFAULTS, PAPER, SourceResult, evaluate_source, evaluate_study, summarize_study
+    from .tables import format_results, results_markdown, results_table, to_markdown

@@ -5,8 +5,9 @@ Names are imported lazily, so that decoder worker processes never load pandas fo
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cxrinit._lazy import lazy_exports
 
 _EXPORTS = {
     "DecodedImage": "decode",
@@ -26,6 +27,7 @@ _EXPORTS = {
     "preprocess": "transforms",
 }
 __all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from cxrinit.imaging.decode import DecodedImage, ImageMeta, decode_bytes, decode_file, resolve_in_root
@@ -33,11 +35,3 @@ if TYPE_CHECKING:
     from cxrinit.imaging.reasons import QUARANTINE_REASONS, QuarantineError, Status
     from cxrinit.imaging.store import PixelStore, StoreMismatchError, build_store
     from cxrinit.imaging.transforms import Recipe, preprocess
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value

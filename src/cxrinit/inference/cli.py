@@ -8,8 +8,10 @@ import logging
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas, torch and MLflow are imported when needed: --help answers at once
+    import pandas as pd
 
 log = logging.getLogger("cxrinit.inference")
 
@@ -21,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cxrinit-predict",
         description="Predict chest radiographs (DICOM/PNG/JPEG files or folders of them) with a model registered "
                     "by cxrinit, preprocessing them exactly as its training images were. Files that cannot be "
-                    "read are listed in the report and do not stop the run (exit code 0).")
+                    "read are listed in the report and do not stop the run. Exit code: 0 when at least one input "
+                    "was predicted, 1 when none was (the report says why), 2 when the model cannot be loaded.")
     p.add_argument("inputs", nargs="+", metavar="FILES_OR_FOLDERS", help="image files, or folders searched "
                    "recursively for .dcm .dicom .png .jpg .jpeg")
     p.add_argument("--model", required=True, help="registered model name (cxrinit-<source>-<init>, e.g. "
@@ -46,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 also when some files were unreadable: see the report)."""
+    """Run the CLI; returns the exit code: 0 when at least one input was predicted (some may be
+    unreadable: see the report), 1 when none was, 2 when the model cannot be loaded."""
     parser = build_parser()
     args = parser.parse_args(argv)
     for option, path in (("--out", args.out), ("--report", args.report)):
@@ -95,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{model.spec.uri} (version {model.spec.version}): {len(probs)} of {len(report)} inputs predicted -> "
           f"{args.out}; report -> {report_path}" + (f"; not predicted: {dict(sorted(bad.items()))}" if bad else ""),
           file=sys.stderr)
+    if not len(probs):
+        print(f"error: none of the {len(report)} inputs could be predicted; {report_path} says why for each",
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,9 +1,27 @@
 """Backbones and initializations: registry, weights resolution, input contracts."""
 
-from .build import build_model, describe
-from .contract import InputContract
-from .registry import BUILTIN_INITS, InitSpec, init_spec
-from .weights import WeightsUnavailable, read_weights
+from __future__ import annotations
 
-__all__ = ["BUILTIN_INITS", "InitSpec", "InputContract", "WeightsUnavailable", "build_model", "describe",
-           "init_spec", "read_weights"]
+from typing import TYPE_CHECKING
+
+from cxrinit._lazy import lazy_exports
+
+_EXPORTS = {
+    "build_model": "build",
+    "describe": "build",
+    "InputContract": "contract",
+    "BUILTIN_INITS": "registry",
+    "InitSpec": "registry",
+    "init_spec": "registry",
+    "WeightsUnavailable": "errors",
+    "read_weights": "weights",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from .build import build_model, describe
+    from .contract import InputContract
+    from .errors import WeightsUnavailable
+    from .registry import BUILTIN_INITS, InitSpec, init_spec
+    from .weights import read_weights

@@ -12,6 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .errors import WeightsUnavailable
+
 log = logging.getLogger(__name__)
 
 TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
@@ -20,10 +22,6 @@ SAFETENSORS_SUFFIX = ".safetensors"
 _WRAPPERS = ("model", "state_dict", "model_state", "module")
 #: Prefixes added by DDP and torch.compile.
 _PREFIXES = ("module.", "_orig_mod.")
-
-
-class WeightsUnavailable(RuntimeError):
-    """An initialization's weights cannot be had here (offline, or no file); the message says how to provide them."""
 
 
 def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from cxrinit.config import TrainingSettings
 from cxrinit.datasets import StoreSet
-from cxrinit.training.cell import CellConfig
+
+if TYPE_CHECKING:  # torch and timm load when a cell trains, not when Kedro builds the pipelines
+    from cxrinit.training.cell import CellConfig
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ def cell_config(settings: TrainingSettings, *, block: str, init: Any, images: St
     """The typed configuration of one cell: the ``block``'s training settings (``finetuning`` or
     ``pretraining``), this cell's data and init."""
     predict = [s for s in ("val", "test") if (splits["split"] == s).any()]
+    from cxrinit.training.cell import CellConfig
+
     return CellConfig(init=init, inits=settings.registry, store=images.path / str(store_size(settings, images)),
                       labels=labels, splits=splits, findings=findings, img_size=settings.img_size,
                       normalization=settings.normalization, preset=settings.preset, train=settings.train,

@@ -6,7 +6,42 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from .augment import AugmentConfig
+INTERPOLATIONS = ("bilinear", "nearest")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Augmentation strengths. The study: ``flip_p=0.5``, ``rotate_deg=7`` (torchvision's RandomRotation, whose
+    default interpolation is nearest). ``scale``: zoom within 1 +- scale; ``translate``: shift within +- that
+    fraction of the side; ``brightness``: additive within +- b; ``contrast``: factor within 1 +- c."""
+
+    flip_p: float = 0.5
+    rotate_deg: float = 7.0
+    scale: float = 0.0
+    translate: float = 0.0
+    brightness: float = 0.0
+    contrast: float = 0.0
+    interpolation: str = "bilinear"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.flip_p <= 1.0:
+            raise ValueError(f"augment.flip_p must be within [0, 1], got {self.flip_p}")
+        for name in ("rotate_deg", "scale", "translate", "brightness", "contrast"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"augment.{name} must be >= 0, got {getattr(self, name)}")
+        if self.scale >= 1 or self.contrast >= 1:
+            raise ValueError("augment.scale and augment.contrast must be < 1")
+        if self.interpolation not in INTERPOLATIONS:
+            raise ValueError(f"augment.interpolation {self.interpolation!r} unknown; use one of {INTERPOLATIONS}")
+
+    @property
+    def geometric(self) -> bool:
+        return self.flip_p > 0 or self.rotate_deg > 0 or self.scale > 0 or self.translate > 0
+
+    @property
+    def photometric(self) -> bool:
+        return self.brightness > 0 or self.contrast > 0
+
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from matplotlib.figure import Figure
 
 from cxrinit.config import EvaluationSettings
-from cxrinit.evaluation import SourceResult
-from cxrinit.evaluation import evaluate_source as _evaluate_source
-from cxrinit.evaluation import summarize_study as _summarize_study
 from cxrinit.tracking import TrackingConfig, log_report
+
+if TYPE_CHECKING:  # scikit-learn and matplotlib load when a node runs, not when Kedro builds the pipelines
+    from matplotlib.figure import Figure
 
 #: The per-source tables the study summary reads, in the keys ``<source>.<part>`` of its inputs.
 PARTS = ("points", "replicates", "comparisons")
@@ -23,7 +22,9 @@ def evaluate_source(evaluation: EvaluationSettings, source: str,
 
     Returns (point estimates, replicates, pairwise comparisons, ROC figure); empty when nothing trained.
     """
-    result = _evaluate_source(predictions, evaluation, source)
+    from cxrinit.evaluation.study import evaluate_source as evaluate
+
+    result = evaluate(predictions, evaluation, source)
     return result.points, result.replicates, result.comparisons, result.roc
 
 
@@ -33,8 +34,11 @@ def summarize_study(evaluation: EvaluationSettings, tracking: TrackingConfig, **
     Returns the summary, adjusted comparisons, study tables, markdown report and figures, which are
     also logged to the ``kedro run``'s MLflow run.
     """
+    from cxrinit.evaluation.study import SourceResult
+    from cxrinit.evaluation.study import summarize_study as summarize
+
     sources = list(dict.fromkeys(key.rsplit(".", 1)[0] for key in tables))
     results = {s: SourceResult(*(tables[f"{s}.{part}"] for part in PARTS)) for s in sources}
-    outputs = _summarize_study(results, evaluation)
+    outputs = summarize(results, evaluation)
     log_report(tracking, outputs, prefix="evaluation")
     return outputs

@@ -1,0 +1,7 @@
+"""Errors of the models package, importable without torch (the pipelines catch them)."""
+
+from __future__ import annotations
+
+
+class WeightsUnavailable(RuntimeError):
+    """An initialization's weights cannot be had here (offline, or no file); the message says how to provide them."""
