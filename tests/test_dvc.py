@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, TINY_DEMO
-
+from tests.conftest import REPO, TINY_DEMO, make_project
 
 
 def _sh(*cmd: str, cwd: Path) -> str:
@@ -44,6 +43,30 @@ def test_committed_dvc_yaml_follows_the_demo_configuration() -> None:
         expected = render(stages(context.layout, config["raw_roots"], env="demo", project=REPO,
                                  data_dir=config["data_dir"]), "demo")
     assert (REPO / "dvc.yaml").read_text() == expected, "dvc.yaml is stale: run `cxrinit-dvc --env demo`"
+
+
+def test_a_source_of_the_environment_only_gets_stages_dvc_can_read(tmp_path: Path) -> None:
+    """A dataset added in conf/local alone (docs/extending.md): its stages list conf/local's file, not base's."""
+    project = make_project(tmp_path / "project")
+    shutil.copytree(REPO / ".dvc", project / ".dvc", ignore=shutil.ignore_patterns("cache", "tmp", "config.local"))
+    (project / "hospital").mkdir()
+    local = project / "conf" / "local"
+    (local / "globals.yml").write_text("raw_roots:\n  hospital: hospital\n")
+    sources = {s: {"enabled": False} for s in ("vindr", "nih", "chexpert", "mimic", "uka", "padchest")}
+    sources["hospital"] = {"format": "folder"}
+    (local / "parameters_sources.yml").write_text(yaml.safe_dump({"sources": sources}))
+    (local / "parameters_finetuning.yml").write_text(yaml.safe_dump({"finetuning": {"inits": ["random"]}}))
+    (local / "labels.yml").write_text(yaml.safe_dump({"labels": {
+        "sources": {"hospital": {"kind": "binary", "findings": {"pleural_effusion": ["effusion"]}}},
+        "policies": {"hospital": {"views": None, "views_native": None, "blank": "ignore"}},
+        "splits": {"hospital": {"use_official": False, "test_fraction": 0.3, "val_fraction": 0.2}},
+        "label_sets": {"study": {"hospital": ["pleural_effusion"]}}}}))
+    _sh("git", "init", "-q", cwd=project)
+    _sh("cxrinit-dvc", "--env", "local", cwd=project)
+    doc = yaml.safe_load((project / "dvc.yaml").read_text())
+    assert doc["vars"][0]["sources"]["hospital"]["params"] == "conf/local/parameters_sources.yml"
+    out = _sh("dvc", "status", cwd=project)  # DVC reads every stage's parameters: none may be missing
+    assert "ingestion@hospital" in out and "missing" not in out.lower()
 
 
 def test_default_remote_is_a_local_folder() -> None:

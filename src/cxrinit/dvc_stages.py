@@ -56,6 +56,16 @@ def _params(project: Path, env: str, block: str, keys: list[str] | None = None) 
     return out
 
 
+def _block(project: Path, rel: str, block: str) -> dict[str, Any]:
+    return (yaml.safe_load((project / rel).read_text()) or {}).get(block) or {}
+
+
+def _sources_files(files: list[dict[str, list[str]]]) -> dict[str, str]:
+    """The (one or two) parameter files holding a source's entry, as the ingestion stage's item variables."""
+    names = [next(iter(f)) for f in files] or ["conf/base/parameters_sources.yml"]
+    return {"params": names[0], "params_override": names[-1]}
+
+
 class MissingRoots(ValueError):
     """Sources of the layout without a raw root: their ingestion stages would have nothing to depend on."""
 
@@ -74,7 +84,11 @@ def stages(layout: StudyLayout, roots: dict[str, str | None], *, env: str, proje
                            f"conf/{env}/globals.yml, or leave the source out with sources.<source>.enabled: false "
                            f"in conf/{env}/parameters_sources.yml, then run cxrinit-dvc again")
     intermediate, primary, model_input, models, model_output, reporting = (f"{data_dir}/{x}" for x in LAYERS)
-    sources = {s: {"root": str(roots[s])} for s in layout.sources}
+    # DVC needs every listed parameter in every listed file: each source names the files that hold
+    # its own entry (base, the environment, or both; a file listed twice counts once)
+    held = {s: [f for f in _params(project, env, "sources") if s in _block(project, next(iter(f)), "sources")]
+            for s in layout.sources}
+    sources = {s: {"root": str(roots[s]), **_sources_files(held[s])} for s in layout.sources}
     labels = [f"conf/{folder}/labels.yml" for folder in _envs(env)
               if (project / "conf" / folder / "labels.yml").is_file()]
     doc: dict[str, Any] = {"vars": [{"sources": sources}], "stages": {}}
@@ -86,7 +100,8 @@ def stages(layout: StudyLayout, roots: dict[str, str | None], *, env: str, proje
     st["ingestion"] = {"foreach": "${sources}", "do": {
         "cmd": f"{run} ingestion --namespaces ${{key}}",
         "deps": ["${item.root}", *CODE["ingestion"]],
-        "params": [*_params(project, env, "ingestion"), *_params(project, env, "sources", ["sources.${key}"])],
+        "params": [*_params(project, env, "ingestion"), {"${item.params}": ["sources.${key}"]},
+                   {"${item.params_override}": ["sources.${key}"]}],
         "outs": [f"{intermediate}/${{key}}", f"{primary}/${{key}}",
                  *(f"{reporting}/ingestion/${{key}}_{part}" for part in ("report.parquet", "counts.csv",
                                                                           "summary.md"))]}}

@@ -14,7 +14,7 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
-from cxrinit import tracking
+from cxrinit import logs, tracking
 from cxrinit.config import demo_disabled_message
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ class ProjectHooks:
     def after_context_created(self, context: Any) -> None:
         import mlflow
 
+        logs.fit_console()
         self._context = context
         self._config = tracking.load_config(Path(context.project_path))
         self._params = dict(context.config_loader["parameters"])
@@ -64,6 +65,10 @@ class ProjectHooks:
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        project = Path(getattr(self._context, "project_path", "."))
+        session = str(run_params.get("session_id") or run_params.get("run_id") or "run")
+        path = logs.start_run_log(project, session)
+        log.info("this run logs to %s", path.relative_to(project) if path.is_relative_to(project) else path)
         self._check_demo(pipeline, run_params.get("env"))
         self._check_roots(pipeline, catalog)
         self._notices = EndOfRunNotices()
@@ -130,11 +135,13 @@ class ProjectHooks:
         self._end("FINISHED")
         for message in self._take_notices():  # the lines a long log would bury: last, once more
             log.warning("at the end of the run: %s", message)
+        logs.stop_run_log()
 
     @hook_impl
     def on_pipeline_error(self) -> None:
         self._take_notices()
         self._end("FAILED")
+        logs.stop_run_log(failed=True)
 
     def _take_notices(self) -> list[str]:
         if self._notices is None:
