@@ -109,6 +109,26 @@ def test_mlflow_yaml_errors_name_the_file(tmp_path: Path) -> None:
     (tmp_path / "mlflow.yaml").write_text("experiment: x\n")
     with pytest.raises(ValueError, match="tracking_uri"):
         tracking.load_config(tmp_path)
+    (tmp_path / "mlflow.yaml").write_text("experiment: x\ntracking_uri: sqlite:///a.db\n"
+                                          "environments:\n  demo:\n    trackng_uri: sqlite:///b.db\n")
+    with pytest.raises(ValueError, match="unknown key.*environments.demo.trackng_uri"):
+        tracking.load_config(tmp_path, "demo")
+
+
+def test_the_demo_tracks_into_its_own_store(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs and registered models of the demo never meet a study's (the same names would interleave)."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    demo = tracking.load_config(REPO, "demo")
+    assert demo.tracking_uri == f"sqlite:///{REPO / 'data/demo/mlflow.db'}"
+    assert demo.artifact_location == (REPO / "data/demo/mlartifacts").as_uri()
+    assert tracking.load_config(REPO, "local").tracking_uri == f"sqlite:///{REPO / 'mlflow.db'}"
+    monkeypatch.chdir(project)
+    run_kedro(project, env="demo", pipeline="demo", namespaces=["demo.nih"],
+              params={"demo": {"workers": 1, "sources": {"nih": {"n_patients": 4}}}})
+    assert (project / "data/demo/mlflow.db").is_file() and not (project / "mlflow.db").exists()
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'data/demo/mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["cxrinit"], output_format="list")
+    assert [r.data.tags["kedro.env"] for r in runs] == ["demo"]
 
 
 def test_flatten_params() -> None:

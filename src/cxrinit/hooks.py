@@ -54,10 +54,12 @@ class ProjectHooks:
 
         logs.fit_console()
         self._context = context
-        self._config = tracking.load_config(Path(context.project_path))
+        self._config = tracking.load_config(Path(context.project_path), getattr(context, "env", None))
         self._params = dict(context.config_loader["parameters"])
         if not self._config.enabled:
             return
+        if self._config.tracking_uri.startswith("sqlite:///"):  # SQLite creates the file, not its folder
+            Path(self._config.tracking_uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         mlflow.set_tracking_uri(self._config.tracking_uri)
         if mlflow.get_experiment_by_name(self._config.experiment) is None:
             mlflow.create_experiment(self._config.experiment, artifact_location=self._config.artifact_location)

@@ -18,12 +18,14 @@ from cxrinit.tracking import TrackingConfig, load_config
 class TrackingConfigDataset(AbstractDataset[None, TrackingConfig]):
     """Loads :class:`~cxrinit.tracking.TrackingConfig` from ``filepath`` (``MLFLOW_TRACKING_URI`` wins)."""
 
-    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
+    def __init__(self, filepath: str, environment: str | None = None, metadata: dict[str, Any] | None = None) -> None:
+        """``environment``: the ``environments.<name>`` block of the file to apply (the demo's catalog sets it)."""
         self._filepath = Path(filepath)
+        self._environment = environment
         self.metadata = metadata
 
     def load(self) -> TrackingConfig:
-        return load_config(self._filepath)
+        return load_config(self._filepath, self._environment)
 
     def save(self, data: None) -> None:
         raise DatasetError(f"{self._filepath} is configuration: edit the file, nodes do not write it")
@@ -32,4 +34,4 @@ class TrackingConfigDataset(AbstractDataset[None, TrackingConfig]):
         return self._filepath.is_file()
 
     def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath)}
+        return {"filepath": str(self._filepath), "environment": self._environment}

@@ -46,14 +46,27 @@ def _absolute_sqlite(uri: str, root: Path) -> str:
     return uri
 
 
-def load_config(project_path: Path) -> TrackingConfig:
-    """Read ``<project_path>/mlflow.yaml`` (or the file ``project_path`` itself); ``MLFLOW_TRACKING_URI``
-    overrides its tracking URI. Relative paths in it are relative to the file's folder (the project)."""
+#: Keys of mlflow.yaml (an ``environments.<env>`` block may set any of them but ``environments``).
+KEYS = ("enabled", "tracking_uri", "artifact_location", "experiment", "registry", "ui", "environments")
+
+
+def load_config(project_path: Path, env: str | None = None) -> TrackingConfig:
+    """Read ``<project_path>/mlflow.yaml`` (or the file ``project_path`` itself), with the keys of its
+    ``environments.<env>`` block over the top-level ones (the demo keeps its own store that way);
+    ``MLFLOW_TRACKING_URI`` overrides the tracking URI. Relative paths are relative to the file's
+    folder (the project). ValueError names the file and key of an unknown or missing setting."""
     path = Path(project_path)
     path = path if path.is_file() else path / CONFIG_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: it configures MLflow tracking (copy it from the repository)")
     raw = yaml.safe_load(path.read_text()) or {}
+    environments = raw.pop("environments", None) or {}
+    for where, block in [("", raw), *((f"environments.{e}.", b or {}) for e, b in environments.items())]:
+        unknown = sorted(set(block) - set(KEYS) - ({"environments"} if where else set()))
+        if unknown:
+            raise ValueError(f"{path}: unknown key(s) {', '.join(where + k for k in unknown)}; keys are {', '.join(KEYS)}")
+    for key, value in (environments.get(env) or {}).items() if env else ():
+        raw[key] = {**(raw.get(key) or {}), **value} if isinstance(value, dict) else value
     for key in ("tracking_uri", "experiment"):
         if not raw.get(key):
             raise ValueError(f"{path}: key {key!r} is required")
