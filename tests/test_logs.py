@@ -94,3 +94,13 @@ def _wrap(error: Exception) -> None:
         raise error
     except Exception as inner:
         raise DatasetError("Failed while loading data from dataset x") from inner
+
+
+def test_an_unknown_or_disabled_namespace_is_explained(project: Path) -> None:
+    done = kedro(project, "--env", "demo", "--pipelines", "harmonization", "--namespaces", "nihh")
+    assert done.returncode == 1
+    assert "`nihh`: no such namespace (did you mean `nih`?)" in done.stderr
+    done = kedro(project, "--env", "demo", "--pipelines", "harmonization", "--namespaces", "nih",
+                 "--params", "sources.nih.enabled=false")
+    assert done.returncode == 1
+    assert "`nih`: the source 'nih' is disabled in this environment (sources.nih.enabled: false)" in done.stderr

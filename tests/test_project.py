@@ -175,6 +175,18 @@ def test_bad_settings_stop_the_run_before_the_first_node(project: Path, monkeypa
     assert not (project / "data" / "demo").exists()
 
 
+def test_an_architecture_timm_does_not_have_stops_a_training_run_before_the_first_node(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project)
+    params = {"finetuning": {"registry": {"random": {"arch": "vit_tiny_patch16_22"}}}}
+    with pytest.raises(ConfigError, match=r"`finetuning.registry.random.arch` \(from --params or -c\): "
+                                          r"'vit_tiny_patch16_22' is not a timm architecture "
+                                          r"\(did you mean `vit_tiny_patch16_224`\?\)"):
+        run_kedro(project, env="demo", pipeline="finetuning", params=params)
+    assert not (project / "data" / "demo").exists()
+
+
 def test_parent_run_is_tagged_and_holds_the_resolved_parameters(
     project: Path, monkeypatch: pytest.MonkeyPatch, _mlflow_store: Path
 ) -> None:

@@ -30,6 +30,7 @@ class ProjectContext(KedroContext):
         origin = ConfigOrigins(loader.conf_source, env, self._runtime_params,
                                base_env=settings.CONFIG_LOADER_ARGS.get("base_env", "base"),
                                relative_to=self.project_path)
+        self.origin = origin  # where each parameter came from (checks made later name it too)
         self.settings: ProjectSettings
         self.ontology: Ontology
         self.settings, self.ontology = validate_parameters(loader["parameters"], origin=origin, env=env,

@@ -15,12 +15,27 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 
 from cxrinit import logs, tracking
-from cxrinit.config import demo_disabled_message
+from cxrinit.config import PRETRAINED_INIT, demo_disabled_message
 
 log = logging.getLogger(__name__)
 
 #: Catalog suffix of a source's native download (``<source>.raw``).
 RAW = ".raw"
+
+
+def _is_timm_model(arch: str) -> bool:
+    import timm
+
+    return bool(timm.is_model(arch))
+
+
+def _closest_timm(arch: str) -> str:
+    import difflib
+
+    import timm
+
+    close = difflib.get_close_matches(arch.split(".")[0], timm.list_models(), n=1, cutoff=0.8)
+    return f" (did you mean `{close[0]}`?)" if close else " (timm.list_models() lists them)"
 
 
 class RunRefused(RuntimeError):
@@ -73,6 +88,7 @@ class ProjectHooks:
         log.info("this run logs to %s", path.relative_to(project) if path.is_relative_to(project) else path)
         self._check_demo(pipeline, run_params.get("env"))
         self._check_roots(pipeline, catalog)
+        self._check_architectures(pipeline)
         self._notices = EndOfRunNotices()
         logging.getLogger("cxrinit").addHandler(self._notices)
         self._start_parent_run(run_params)
@@ -103,6 +119,36 @@ class ProjectHooks:
                              "Set raw_roots.<source> in conf/local/globals.yml (see conf/local/globals.example.yml), "
                              "run only the sources you have (kedro run --namespaces <source>,...), or set "
                              "sources.<source>.enabled: false in conf/local/parameters_sources.yml.")
+
+    def _check_architectures(self, pipeline: Any) -> None:
+        """Every architecture a training node of this run builds must be a timm model (checked here, not when
+        the settings are read, so that runs without training never import timm)."""
+        settings = getattr(self._context, "settings", None)
+        names = {n.name.rsplit(".", 1)[-1] for n in pipeline.nodes}
+        if settings is None or not names & {"finetune", "pretrain"}:
+            return
+        from cxrinit.config import ConfigError
+        from cxrinit.models.registry import init_spec
+
+        used = {("finetuning", n.namespace.rsplit(".", 1)[-1]) for n in pipeline.nodes
+                if n.name.endswith(".finetune") and n.namespace}
+        if "pretrain" in names:
+            used.add(("pretraining", settings.pretraining.init))
+        problems = []
+        for block, init in sorted(used):
+            registry = getattr(settings, block).registry
+            if init == PRETRAINED_INIT and init not in registry:
+                continue  # the MIMIC arm's architecture comes from its pretraining card
+            arch = init_spec(init, registry).arch
+            if arch.startswith("hf-hub:") or _is_timm_model(arch):
+                continue
+            key = [block, "registry", init, "arch"]
+            origin = getattr(self._context, "origin", None)
+            where = origin(key) if origin is not None and init in registry else None
+            problems.append(f"`{'.'.join(key)}`" + (f" (from {where})" if where else "")
+                            + f": {arch!r} is not a timm architecture{_closest_timm(arch)}")
+        if problems:
+            raise ConfigError(problems, env=getattr(self._context, "env", None))
 
     def _start_parent_run(self, run_params: dict[str, Any]) -> None:
         import mlflow

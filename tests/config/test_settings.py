@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import yaml
 from kedro.config import OmegaConfigLoader
 
 from cxrinit.config import (ConfigError, ConfigOrigins, EvaluationSettings, FinetuningSettings, IngestionSettings,
-                            ProjectSettings, validate_parameters)
+                            PretrainingSettings, ProjectSettings, validate_parameters)
 from cxrinit.imaging import Recipe
 from cxrinit.settings import CONFIG_LOADER_ARGS
 from tests.conftest import REPO
@@ -29,8 +30,11 @@ def problems(raw: dict, env: str | None = "base", runtime: dict | None = None, c
 
 
 @pytest.mark.parametrize("env", ["base", "demo", "local"])
-def test_shipped_configuration_is_valid(env: str) -> None:
-    settings, ontology = validate_parameters(parameters(env))
+def test_shipped_configuration_is_valid(env: str, tmp_path: Path) -> None:
+    conf = tmp_path / "conf"  # what ships: a user's own conf/local (their datasets) is not ours to test
+    shutil.copytree(CONF, conf, ignore=lambda folder, names: [n for n in names if Path(folder).name == "local"
+                                                              and not n.endswith(".example.yml")])
+    settings, ontology = validate_parameters(parameters(env, conf=conf))
     assert list(settings.enabled_sources()) == ["vindr", "nih", "chexpert", "mimic", "uka", "padchest"]
     assert set(settings.enabled_sources()) <= set(ontology.sources)
 
@@ -43,6 +47,12 @@ def test_base_configuration_states_the_defaults() -> None:
         assert getattr(settings, block) == type(getattr(settings, block))(), block
     for block in ("ingestion", "harmonization", "pretraining", "finetuning", "evaluation"):  # the demo: conf/demo
         assert set(raw[block]) == set(type(getattr(settings, block)).model_fields), block
+
+
+def test_an_unknown_top_level_key_lists_labels_among_the_valid_ones() -> None:
+    runtime = {"finetunning": {"img_size": 64}}
+    (problem,) = problems(parameters("demo", runtime), "demo", runtime)
+    assert "unknown key (did you mean `finetuning`?)" in problem and "labels" in problem.split("valid keys:")[1]
 
 
 def test_unknown_key_from_params_names_origin_and_closest_key() -> None:
@@ -64,9 +74,16 @@ def test_problems_in_files_name_the_file_and_are_all_reported(tmp_path: Path) ->
     (conf / "mine" / "parameters_ingestion.yml").write_text(yaml.safe_dump({"ingestion": {"recipe": {"fitt": "x"}}}))
     (conf / "mine" / "parameters_evaluation.yml").write_text(yaml.safe_dump({"evaluation": {"ci": 95}}))
     (conf / "mine" / "parameters_sources.yml").write_text(yaml.safe_dump(
-        {"sources": {"mine": {"format": "foldr"}, "vindr": {"options": {"image_extt": ".dcm"}}}}))
+        {"sources": {"mine": {"format": "foldr"}, "vindr": {"options": {"image_extt": ".dcm"}},
+                     "nih": {"views": ["PA", "FRONT"]}}}))
+    labels = yaml.safe_load((CONF / "base" / "labels.yml").read_text())
+    labels["labels"]["label_sets"]["study"]["nih"].append("pleural_efusion")
+    (conf / "mine" / "labels.yml").write_text(yaml.safe_dump(labels))
     found = problems(parameters("mine", conf=conf), "mine", conf=conf)
     text = "\n".join(found)
+    assert "`sources.nih.views.1` (from conf/mine/parameters_sources.yml): Input should be 'PA'" in text
+    assert ("(from conf/mine/labels.yml): unknown finding 'pleural_efusion' (did you mean `pleural_effusion`?)"
+            in text)
     assert ("`finetuning.train.bach_size` (from conf/mine/parameters_finetuning.yml): unknown key "
             "(did you mean `batch_size`?)") in text
     assert ("`ingestion.recipe.fitt` (from conf/mine/parameters_ingestion.yml): unknown key "
@@ -81,7 +98,13 @@ def test_problems_in_files_name_the_file_and_are_all_reported(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("block, raw, message", [
-    (FinetuningSettings, {"inits": ["dinov3"]}, "unknown initialization in finetuning.inits"),
+    (FinetuningSettings, {"inits": ["random", "dinov3"]},
+     "`inits.1`: unknown initialization 'dinov3' (did you mean `dinov2`?)"),
+    (PretrainingSettings, {"init": "imagenet21"}, "`init`: unknown initialization 'imagenet21' (did you mean"),
+    (FinetuningSettings, {"registry": {"mine": {"arch": "vit_small_patch16_224", "weights": "hubb"}}},
+     "`registry.mine.weights`: init 'mine': weights='hubb' unknown"),
+    (FinetuningSettings, {"train": {"batch_size": 30, "grad_accum": 4}},
+     "`train.batch_size`: batch_size 30 does not split into grad_accum = 4 equal micro-batches"),
     (FinetuningSettings, {"train": {"epochs": 0}}, "epochs must be >= 1"),
     (FinetuningSettings, {"registry": {"mine": {"arch": "vit_small_patch16_224", "fiel": "w.pt"}}},
      "unknown key (did you mean `file`?)"),
@@ -99,6 +122,13 @@ def test_impossible_values(block, raw: dict, message: str) -> None:
     from cxrinit.config.base import describe
 
     assert message in "\n".join(describe(err.value, block))
+
+
+def test_a_store_size_ingestion_does_not_write_is_refused_before_anything_runs() -> None:
+    runtime = {"finetuning": {"store_size": 512}}
+    (problem,) = problems(parameters("base", runtime), "base", runtime)
+    assert problem.startswith("`finetuning.store_size` (from --params or -c): no pixel store of 512 px: "
+                              "ingestion.sizes is [224]")
 
 
 def test_presets_apply_where_the_settings_are_built() -> None:

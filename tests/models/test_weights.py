@@ -161,6 +161,8 @@ def test_missing_weights_say_how_to_provide_them() -> None:
         build_model({"name": "dinov2", "weights": "file"}, 5, 224, registry_key="inits")
     assert "`inits.dinov2.file: /path/to/file`" in str(err.value) and "in the cell configuration" in str(err.value)
     assert "online" not in str(err.value)
+    with pytest.raises(WeightsUnavailable, match=r"set `init\.file: /path/to/file`"):  # init: {name: ..., ...}
+        build_model({"name": "dinov2", "weights": "file"}, 5, 224, registry_key="init")
     with pytest.raises(WeightsUnavailable, match=r"`pretraining\.registry\.imagenet21k\.file"):
         build_model("imagenet21k", 5, 224, registry_key="pretraining.registry")
 

@@ -54,8 +54,14 @@ def test_errors(tmp_path):
     with pytest.raises(SourceFormatError, match="labels.csv: label table not found"):
         folder.read(tmp_path)
     write(tmp_path / "labels.csv", lines("path,effusion", "a.png,1"))
-    with pytest.raises(SourceFormatError, match="labels.csv, column 'patient_id', line 1: missing required"):
+    with pytest.raises(SourceFormatError, match="labels.csv, column 'patient_id', line 1: missing required.*"
+                                                 r"name yours under sources.folder.options.columns"):
         folder.read(tmp_path)
+    write(tmp_path / "labels.csv", lines("path,subject,effusion", "a.png,p1,1"))
+    with pytest.raises(SourceFormatError, match=r"column 'pid', line 1: missing required.*the header has 'path', "
+                                                 r"'subject'.*Name your file's columns in "
+                                                 r"sources.hospital.options.columns \(it maps \{'patient_id': 'pid'\}\)"):
+        folder.read(tmp_path, columns={"patient_id": "pid"}, source="hospital")
     write(tmp_path / "labels.csv", lines("path,patient_id,effusion", "a.png,p1,1", "b.png,p2,yes"))
     with pytest.raises(SourceFormatError, match=r"labels.csv, column 'effusion', line 3: .*'yes'.*ignore="):
         folder.read(tmp_path)

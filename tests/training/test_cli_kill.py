@@ -66,13 +66,15 @@ def test_sigkill_then_resume_equals_uninterrupted(dataset, tmp_path: Path) -> No
 
 def test_cell_config_errors_name_the_key(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"init": "dinov2", "store": "s", "labels": "l", "splits": "p",
-                                                       "out_dir": "o", "epochs": 3, "train": {"bach_size": 8}}))
+                                                       "out_dir": "o", "epochs": 3, "train": {"bach_size": 8},
+                                                       "device": "gpu"}))
     with pytest.raises(ValueError) as err:
         load_config(tmp_path / "bad.yaml")
     message = str(err.value)
     assert message.startswith(f"{tmp_path / 'bad.yaml'}: invalid cell configuration")
     assert "`epochs`: unknown key" in message and "init, inits, store, labels, splits" in message
     assert "`train.bach_size`: unknown key (did you mean `batch_size`?)" in message
+    assert "`device`: device 'gpu': use auto, cpu, cuda, cuda:<index> or mps" in message
     (tmp_path / "short.json").write_text(json.dumps({"init": "dinov2"}))
     with pytest.raises(ValueError) as err:
         load_config(tmp_path / "short.json")

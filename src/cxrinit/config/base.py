@@ -118,6 +118,8 @@ def describe(error: ValidationError, model: type[BaseModel], prefix: Sequence[st
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             known = known_keys(model, loc[:-1]) or []
+            if not loc[:-1] and not prefix:  # the top level: labels.yml's `labels` is validated on its own
+                known = [*known, *getattr(model, "OTHER_TOP_LEVEL_KEYS", ())]
             message = f"unknown key{_hint(str(loc[-1]), known)}; valid keys: {', '.join(known) or 'none'}"
         elif item["type"] in ("unknown_key", "error_at"):
             loc.append(context["key"])

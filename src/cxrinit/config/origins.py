@@ -74,6 +74,9 @@ def _lookup(data: Any, path: Sequence[str]) -> Any:
     """The value at ``path`` (nested mappings, or dotted keys), else ``_MISSING``."""
     if not path:
         return data
+    if isinstance(data, list) and str(path[0]).isdigit():  # views.0, label_sets.study.nih.14
+        index = int(path[0])
+        return _lookup(data[index], path[1:]) if index < len(data) else _MISSING
     if not isinstance(data, Mapping):
         return _MISSING
     for i in range(len(path), 0, -1):

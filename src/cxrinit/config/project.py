@@ -7,8 +7,10 @@ problem with its key, its origin and the fix.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, ValidationError, field_validator
 
@@ -30,6 +32,8 @@ PRETRAINED_INIT = "mimic"
 
 class ProjectSettings(Settings):
     """All parameter blocks (one per pipeline, plus ``sources``); ``labels`` is validated on its own."""
+
+    OTHER_TOP_LEVEL_KEYS: ClassVar[tuple[str, ...]] = ("labels",)
 
     sources: dict[str, SourceSettings] = Field(default_factory=dict)
     demo: DemoSettings = Field(default_factory=DemoSettings)
@@ -89,6 +93,12 @@ def cross_check(settings: ProjectSettings, ontology: Ontology) -> list[tuple[tup
             except (OntologyError, KeyError) as err:
                 problems.append((where, str(err)))
     fine, pre = settings.finetuning, settings.pretraining
+    sizes = list(settings.ingestion.sizes)
+    for block, cell in (("finetuning", fine), ("pretraining", pre)):
+        if cell.store_size is not None and cell.store_size not in sizes:
+            problems.append(((block, "store_size"), f"no pixel store of {cell.store_size} px: ingestion.sizes is "
+                             f"{sizes}; use one of them, or add {cell.store_size} to ingestion.sizes and run the "
+                             "ingestion pipeline again"))
     for name in sources:
         if name in ontology.sources:
             problems += _label_set(ontology, fine.label_set, name, ("finetuning", "label_set"))
@@ -164,8 +174,9 @@ def validate_parameters(raw: Mapping[str, Any], *, origin: Origin | None = None,
     else:
         try:
             ontology = ontology_from_dict(raw.pop("labels") or {}, origin="labels.yml")
-        except OntologyError as err:
-            add(("labels", *err.key_path.split(".")), str(err).split(": ", 1)[-1].removeprefix(err.key_path + ": "))
+        except OntologyError as err:  # key paths such as label_sets.study.nih[14]: the index is a key too
+            path = [p for p in re.split(r"\.|\[(\d+)\]", err.key_path) if p]
+            add(("labels", *path), str(err).split(": ", 1)[-1].removeprefix(err.key_path + ": "))
     settings = None
     try:
         settings = ProjectSettings.model_validate(raw)

@@ -39,6 +39,13 @@ def train_overrides() -> type[BaseModel]:
 TrainOverrides = train_overrides()
 
 
+def check_device(value: str) -> str:
+    """A torch device the training code accepts: ``auto``, ``cpu``, ``mps``, ``cuda`` or ``cuda:<index>``."""
+    if not DEVICE.fullmatch(value):
+        raise ValueError(f"device {value!r}: use auto, cpu, cuda, cuda:<index> or mps")
+    return value
+
+
 def train_config(preset: str, train: BaseModel | dict[str, Any]) -> Any:
     """``TrainConfig.preset(preset, **train)`` with only the options ``train`` sets."""
     from cxrinit.training.config import TrainConfig
@@ -57,7 +64,11 @@ class TrainOptions(BaseModel):
     @field_validator("train")
     @classmethod
     def _train(cls, train: BaseModel, info: ValidationInfo) -> BaseModel:
-        train_config(info.data.get("preset", "default"), train)  # values: epochs >= 1, known precision, ...
+        config = train_config(info.data.get("preset", "default"), train)  # values: epochs >= 1, precision, ...
+        if config.batch_size % config.grad_accum:
+            raise error_at(("batch_size",), f"batch_size {config.batch_size} does not split into grad_accum = "
+                           f"{config.grad_accum} equal micro-batches; make it a multiple of grad_accum (and under "
+                           "torchrun of the number of GPUs x grad_accum)")
         return train
 
     def train_config(self) -> Any:
@@ -88,9 +99,7 @@ class TrainingSettings(Settings, TrainOptions):
     @field_validator("device")
     @classmethod
     def _device(cls, value: str) -> str:
-        if not DEVICE.fullmatch(value):
-            raise ValueError(f"device {value!r}: use auto, cpu, cuda, cuda:<index> or mps")
-        return value
+        return check_device(value)
 
     @field_validator("registry")
     @classmethod
@@ -100,7 +109,12 @@ class TrainingSettings(Settings, TrainOptions):
             for key in entry:
                 if key not in known or key == "name":
                     raise unknown_key(key, [k for k in known if k != "name"], within=(name,))
-            init_spec({"name": name, **entry})  # ValueError names the init and the bad field
+            try:
+                init_spec({"name": name, **entry})
+            except ValueError as err:  # the message names the init and the bad field: report it at that key
+                field = re.search(r"\b(\w+)=", str(err))
+                raise error_at((name, field.group(1)) if field and field.group(1) in entry else (name,),
+                               str(err)) from None
             file = entry.get("file")
             if file and not Path(str(file)).expanduser().is_file():
                 raise error_at((name, "file"), f"no weights file at {file} (give an absolute path, or one relative "
@@ -127,10 +141,10 @@ class FinetuningSettings(TrainingSettings):
     @model_validator(mode="after")
     def _inits(self) -> FinetuningSettings:
         known = self.known_inits()
-        for init in self.inits:
+        for i, init in enumerate(self.inits):
             if init not in known:
-                raise unknown_value(init, known, "initialization in finetuning.inits (add it to "
-                                                 "finetuning.registry to define it)")
+                raise error_at(("inits", str(i)), unknown_value(init, known, "initialization").message()
+                               + " (a new one is defined under finetuning.registry)")
         if len(set(self.inits)) < len(self.inits):
             raise ValueError(f"inits lists an initialization twice: {self.inits}")
         return self
@@ -153,8 +167,9 @@ class PretrainingSettings(TrainingSettings):
     @model_validator(mode="after")
     def _init(self) -> PretrainingSettings:
         if self.init not in self.known_inits():
-            raise unknown_value(self.init, self.known_inits(), "initialization in pretraining.init")
+            raise error_at(("init",), unknown_value(self.init, self.known_inits(), "initialization").message())
         return self
 
 
-__all__ = ["FinetuningSettings", "PretrainingSettings", "TrainOptions", "TrainingSettings", "train_config"]
+__all__ = ["FinetuningSettings", "PretrainingSettings", "TrainOptions", "TrainingSettings", "check_device",
+           "train_config"]

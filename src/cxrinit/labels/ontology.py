@@ -8,7 +8,7 @@ YAML key path (``sources.padchest.findings.nodule_mas``), so a typo never silent
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,7 +173,7 @@ def _parse_source(name: str, raw: Any, findings: Mapping[str, str], origin: str)
     for finding, feed in _mapping(raw.get("findings"), f"{key}.findings", origin).items():
         where = f"{key}.findings.{finding}"
         if finding not in findings:
-            raise OntologyError(where, "unknown finding", origin=origin,
+            raise OntologyError(where, f"unknown finding{_did_you_mean(finding, findings)}", origin=origin,
                                 fix="declare it under findings: or fix the spelling")
         if isinstance(feed, Mapping):
             if kind != "terms":
@@ -215,8 +215,8 @@ def _check_findings(value: Any, key_path: str, findings: Mapping[str, str], orig
     names = list(_strings(value, key_path, origin))
     for i, name in enumerate(names):
         if name not in findings:
-            raise OntologyError(f"{key_path}[{i}]", f"unknown finding {name!r}", origin=origin,
-                                fix="declare it under findings: or fix the spelling")
+            raise OntologyError(f"{key_path}[{i}]", f"unknown finding {name!r}{_did_you_mean(name, findings)}",
+                                origin=origin, fix="declare it under findings: or fix the spelling")
     if len(set(names)) < len(names):
         raise OntologyError(key_path, "a finding is listed twice", origin=origin)
     return names
@@ -308,3 +308,10 @@ def load_ontology(path: str | Path) -> Ontology:
     if isinstance(data, Mapping) and set(data) == {"labels"}:
         data = data["labels"]
     return ontology_from_dict(data or {}, origin=str(path))
+
+
+def _did_you_mean(name: str, known: Iterable[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
+    return f" (did you mean `{close[0]}`?)" if close else ""

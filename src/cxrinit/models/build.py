@@ -111,6 +111,12 @@ def _timm(arch: str, pretrained: bool, kwargs: dict[str, Any]) -> nn.Module:
         return timm.create_model(arch, pretrained=pretrained, **{k: v for k, v in kwargs.items() if k != "img_size"})
 
 
+def _entry_key(spec: InitSpec, registry_key: str) -> str:
+    """The key of the init's own mapping: ``<registry_key>.<name>``, or ``registry_key`` itself when it
+    names a mapping (``init`` in a cell file given as ``init: {name: ..., file: ...}``)."""
+    return registry_key if registry_key == "init" else f"{registry_key}.{spec.name}"
+
+
 def _howto(spec: InitSpec, registry_key: str) -> str:
     where = f" ({spec.howto})" if spec.howto else ""
     if registry_key.endswith(".registry"):
@@ -120,7 +126,7 @@ def _howto(spec: InitSpec, registry_key: str) -> str:
     else:
         place = "in the cell configuration"
     online = ", or run once online so timm caches them" if spec.weights == "hub" else ""
-    return (f"Provide the weights as a local file{where} and set `{registry_key}.{spec.name}.file: /path/to/file` "
+    return (f"Provide the weights as a local file{where} and set `{_entry_key(spec, registry_key)}.file: /path/to/file` "
             f"(.safetensors, or a PyTorch state dict .pt/.pth/.bin) {place}{online}.")
 
 
@@ -140,7 +146,7 @@ def _check_architecture(spec: InitSpec, meta: Mapping[str, Any], path: Path, reg
     shown = f"arch: {arch}" + (f", model_kwargs: {dict(kwargs)}" if kwargs else "")
     raise ValueError(f"init {spec.name!r}: {path} was trained as {shown}, but this init builds arch "
                      f"{spec.arch} with model_kwargs {dict(spec.model_kwargs)}; set {{{shown}}} on "
-                     f"`{registry_key}.{spec.name}` (or in the init's own mapping)")
+                     f"`{_entry_key(spec, registry_key)}`")
 
 
 def _statistics(spec: InitSpec, model: nn.Module, meta: dict[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:

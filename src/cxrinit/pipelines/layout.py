@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cxrinit.config import PRETRAINED_INIT, ProjectSettings
 
@@ -85,7 +86,8 @@ def active_layout() -> StudyLayout | None:
     return _active
 
 
-def load_layout(project_path: Path, env: str | None = None) -> StudyLayout:
+def load_layout(project_path: Path, env: str | None = None,
+                runtime_params: dict[str, Any] | None = None) -> StudyLayout:
     """The layout of ``env`` read from ``project_path``'s configuration (for commands without a context)."""
     from kedro.framework.project import settings
 
@@ -93,8 +95,9 @@ def load_layout(project_path: Path, env: str | None = None) -> StudyLayout:
 
     args = dict(settings.CONFIG_LOADER_ARGS)
     loader = settings.CONFIG_LOADER_CLASS(conf_source=str(Path(project_path) / settings.CONF_SOURCE), env=env,
-                                          **args)
-    origin = ConfigOrigins(loader.conf_source, env, base_env=args.get("base_env", "base"), relative_to=project_path)
+                                          runtime_params=runtime_params, **args)
+    origin = ConfigOrigins(loader.conf_source, env, runtime_params, base_env=args.get("base_env", "base"),
+                           relative_to=project_path)
     project, _ = validate_parameters(loader["parameters"], origin=origin, env=env)
     return StudyLayout.from_settings(project, env)
 

@@ -224,11 +224,12 @@ def _parse_ragged(path: Path, name: str, columns: list[str]) -> pd.DataFrame:
 
 
 def read_csv(root: Path, path: Path, *, required: Sequence[str], optional: Sequence[str] = (),
-             keep_all: bool = False, counts: dict[str, int]) -> CsvTable:
+             keep_all: bool = False, counts: dict[str, int],
+             missing_fix: str = "use the dataset's original file, or rename the column") -> CsvTable:
     """Read a metadata CSV as strings ('' when blank); check the header; skip blank lines.
 
     Only ``required`` + ``optional`` columns are parsed unless ``keep_all``; a missing required
-    column raises naming the file and the column.
+    column raises naming the file and the column, with ``missing_fix`` as what to do.
     """
     name = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
     if not path.is_file():
@@ -245,7 +246,7 @@ def read_csv(root: Path, path: Path, *, required: Sequence[str], optional: Seque
         raise SourceFormatError(
             path, f"missing required column(s) {', '.join(map(repr, missing))}; the header has "
                   f"{', '.join(map(repr, header))}",
-            column=missing[0], line=1, fix="use the dataset's original file, or rename the column")
+            column=missing[0], line=1, fix=missing_fix)
     columns = header if keep_all else [c for c in header if c in set(required) | set(optional)]
     df = _parse(path, name, columns, keep_all)
     counts[f"read/{name}"] = len(df)

@@ -65,7 +65,12 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None, labels_file: 
     names = {field: (columns or {}).get(field, field) for field in FIELDS}
     counts: dict[str, int] = {}
     path = locate(root, [labels_file], "label table", f"put {labels_file} in {root} or pass labels_file=")
-    table = read_csv(root, path, required=(names["path"], names["patient_id"]), keep_all=True, counts=counts)
+    mapped = {role: col for role, col in names.items() if col != role}
+    fix = (f"name your file's columns in sources.{source}.options.columns (it maps {mapped})"
+           if mapped else f"add the column, or name yours under sources.{source}.options.columns "
+           "(e.g. {patient_id: pid})")
+    table = read_csv(root, path, required=(names["path"], names["patient_id"]), keep_all=True, counts=counts,
+                     missing_fix=fix)
     df = table.df
     has = {field: names[field] in df.columns for field in FIELDS}
 

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from pydantic import ConfigDict, Field, field_validator
 
-from cxrinit.config.training import TrainOptions
+from cxrinit.config.training import TrainOptions, check_device
 from cxrinit.models import InputContract, build_model, describe, init_spec
 
 from .data import assemble_split, open_store
@@ -59,6 +59,11 @@ class CellConfig(TrainOptions):
     predict: list[Literal["train", "val", "test"]] = Field(default_factory=list)
     resume: bool = True
     registry_key: str = "inits"
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        return check_device(value)
 
     @field_validator("labels", "splits", mode="before")
     @classmethod
@@ -109,7 +114,7 @@ def train_cell(config: CellConfig, *, callbacks: Iterable[Callback] = (), ctx: D
     spec = init_spec(config.init, config.inits)
     model, contract = build_model(spec, len(train.findings), config.img_size, labels=train.findings,
                                   normalization=config.normalization, seed=cfg.seed,
-                                  registry_key=config.registry_key)
+                                  registry_key="init" if isinstance(config.init, dict) else config.registry_key)
     if ctx.is_main:
         log.info("init %s (%s): %s", spec.name, spec.arch, describe(model))
     result = fit(model, contract, store, train, val, cfg, config.out_dir / "checkpoints", callbacks=callbacks,
