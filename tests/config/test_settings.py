@@ -185,7 +185,7 @@ def test_what_the_newcomer_found_is_checked_before_anything_runs(tmp_path: Path)
         validate_parameters(loader["parameters"], origin=origin, env="mine", globals_=loader["globals"],
                             globals_origin=origin.for_globals())
     text = "\n".join(err.value.problems)
-    assert ("`sources.hospital.options` (from conf/mine/parameters_sources.yml): unknown column role 'pth' "
+    assert ("`sources.hospital.options.columns.pth` (from conf/mine/parameters_sources.yml): unknown column role 'pth' "
             "(did you mean 'path'?)") in text
     assert "`finetuning.train.epochs` (from conf/mine/parameters_finetuning.yml): Input should be a valid integer" in text
     assert f"`finetuning.registry.dinov2.file` (from conf/mine/parameters_finetuning.yml): no weights file at " \

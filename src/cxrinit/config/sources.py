@@ -60,8 +60,8 @@ def check_sources(sources: dict[str, SourceSettings]) -> dict[str, SourceSetting
         if FORMATS[fmt].check_options is not None:
             try:
                 FORMATS[fmt].check_options(entry.options)
-            except ValueError as err:
-                raise error_at((name, "options"), str(err)) from None
+            except ValueError as err:  # an OptionError knows the option's own key
+                raise error_at((name, "options", *getattr(err, "key", ())), str(err)) from None
     return sources
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from .base import (LABEL_PREFIX, Rejections, SourceTable, categorical, finalize, locate, numeric, read_csv,
                    split_values, strip_extension, text)
-from .registry import register_source
+from .registry import OptionError, register_source
 from .views import check_view_map
 
 SOURCE = "folder"
@@ -38,17 +38,18 @@ def check_options(options: Mapping[str, object]) -> None:
     """``columns`` maps known roles to the CSV's own column names; ``ignore`` lists column names."""
     columns = options.get("columns") or {}
     if not isinstance(columns, Mapping):
-        raise ValueError(f"columns must map a role to your column name, got {columns!r}")
+        raise OptionError(("columns",), f"columns must map a role to your column name, got {columns!r}")
     unknown = sorted(set(columns) - set(FIELDS))
     if unknown:
         import difflib
 
         close = difflib.get_close_matches(unknown[0], FIELDS, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown column role {unknown[0]!r}{hint}; roles: {', '.join(FIELDS)}")
+        raise OptionError(("columns", str(unknown[0])), f"unknown column role {unknown[0]!r}{hint}; "
+                                                        f"roles: {', '.join(FIELDS)}")
     ignore = options.get("ignore") or ()
     if isinstance(ignore, str) or not all(isinstance(c, str) for c in ignore):
-        raise ValueError(f"ignore must be a list of column names, got {ignore!r}")
+        raise OptionError(("ignore",), f"ignore must be a list of column names, got {ignore!r}")
 
 
 @register_source(SOURCE, view_map=VIEW_MAP, layout=LAYOUT, mimic_target=False, check_options=check_options)

@@ -25,6 +25,14 @@ Reader = Callable[..., SourceTable]
 _NOT_OPTIONS = ("root", "view_map", "source")
 
 
+class OptionError(ValueError):
+    """A reader option's value cannot be used; ``key`` is its path below ``options`` (e.g. ``("columns", "paht")``)."""
+
+    def __init__(self, key: tuple[str, ...], message: str) -> None:
+        self.key = key
+        super().__init__(message)
+
+
 @dataclass(frozen=True)
 class SourceFormat:
     """One native format: ``read(root, *, view_map, source, **options) -> SourceTable`` and its defaults.
@@ -109,4 +117,4 @@ def read_source(format: str, root: str | Path, *, source: str | None = None,
     return fmt.read(Path(root), view_map=view_map, source=source or format, **options)
 
 
-__all__ = ["FORMATS", "Reader", "SourceFormat", "get_format", "read_source", "register_source", "suggest"]
+__all__ = ["FORMATS", "OptionError", "Reader", "SourceFormat", "get_format", "read_source", "register_source", "suggest"]
