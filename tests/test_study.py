@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from cxrinit.inference import predict_files
 from tests.conftest import TINY_DEMO, make_project, run_kedro
 
 pytestmark = pytest.mark.slow
@@ -19,11 +25,12 @@ QUICK = {**TINY_DEMO, "pretraining": {"train": {"epochs": 1}}, "finetuning": {"t
          "evaluation": {"n_resamples": 100}}
 
 
-def test_one_command_runs_the_whole_study(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                          _mlflow_store: Path) -> None:
+def test_one_command_runs_the_whole_study(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")  # the project's own store (the demo's: data/demo/mlflow.db)
     project = make_project(tmp_path / "project")
     monkeypatch.chdir(project)
     run_kedro(project, env="demo", params=QUICK)
+    store = project / "data/demo/mlflow.db"
 
     table = pd.read_csv(project / "data/demo/08_reporting/evaluation/study_table.csv")
     cells = set(zip(table["source"], table["init"]))
@@ -36,7 +43,7 @@ def test_one_command_runs_the_whole_study(tmp_path: Path, monkeypatch: pytest.Mo
         card = json.loads((project / f"data/demo/06_models/vindr/{init}.card.json").read_text())
         assert card["skipped"] and f"finetuning.registry.{init}.file" in card["reason"]
 
-    mlflow.set_tracking_uri(f"sqlite:///{_mlflow_store / 'mlflow.db'}")
+    mlflow.set_tracking_uri(f"sqlite:///{store}")
     client = MlflowClient()
     names = {m.name for m in client.search_registered_models(max_results=100)}
     assert {f"cxrinit-{s}-random" for s in SOURCES} <= names
@@ -46,3 +53,50 @@ def test_one_command_runs_the_whole_study(tmp_path: Path, monkeypatch: pytest.Mo
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     children = client.search_runs([experiment.experiment_id], "tags.stage = 'finetuning'", max_results=200)
     assert all(c.data.tags["kedro.parent_run"] == parents[0].info.run_id for c in children)
+
+    # No absolute path in state: checkpoints, cards, summaries, store indexes, the MLflow store and its artifacts
+    holders = [p for p in (project / "data").rglob("*") if p.is_file() and p.suffix != ".npy"]
+    leaking = [p.relative_to(project).as_posix() for p in holders if str(project).encode() in p.read_bytes()]
+    assert not leaking, leaking
+
+    # The project moves (or is copied, or pulled): finished cells are kept as they are, and it predicts
+    moved = tmp_path / "elsewhere" / "study"
+    shutil.move(project, moved)
+    monkeypatch.chdir(moved)
+    cards = {p: p.read_bytes() for p in (moved / "data/demo/06_models").rglob("*.card.json")}
+    store = moved / "data/demo/mlflow.db"
+    mlflow.set_tracking_uri(f"sqlite:///{store}")
+    versions = len(MlflowClient().search_model_versions(max_results=500))
+    run_kedro(moved, env="demo", pipeline="finetuning", params=QUICK)
+    assert {p: p.read_bytes() for p in cards} == cards  # nothing trained again, nothing registered again
+    assert len(MlflowClient().search_model_versions(max_results=500)) == versions
+    manifest = pd.read_parquet(moved / "data/demo/02_intermediate/vindr/manifest.parquet")
+    stored = pd.read_parquet(moved / "data/demo/03_primary/vindr/pixels/64/index.parquet")
+    readable = manifest[manifest["image_id"].isin(stored.loc[stored["status"] == "ok", "image_id"])]
+    films = [moved / "data/demo/01_raw/vindr" / p for p in readable["path"][:3]]  # not the demo's broken files
+    by_name, _ = predict_files("cxrinit-vindr-random", films, tracking_uri=f"sqlite:///{store}", device="cpu")
+    by_folder, _ = predict_files(moved / "data/demo/06_models/vindr/random", films, device="cpu")
+    probs = [c for c in by_name.columns if c.startswith("prob_")]
+    assert len(by_name) == 3
+    np.testing.assert_allclose(by_name[probs].to_numpy(), by_folder[probs].to_numpy(), atol=1e-5)
+
+    # A clone that got the cells from `dvc pull` but not the MLflow store: cxrinit-register fills its registry
+    clone = tmp_path / "clone"
+    shutil.copytree(moved, clone, ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts", "logs"))
+    said = []
+    for _ in range(2):  # the second time registers nothing new
+        own = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}  # mlflow.set_tracking_uri sets it
+        done = subprocess.run(["cxrinit-register", "--env", "demo", "data/demo/06_models"], cwd=clone, env=own,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        said.append(re.search(r"(\d+) registered, (\d+) already there", done.stderr).groups())
+    trained = sum(1 for c in cards if not json.loads(c.read_text())["skipped"])
+    assert said == [(str(trained), "0"), ("0", str(trained))]
+    store = clone / "data/demo/mlflow.db"
+    client = MlflowClient(tracking_uri=f"sqlite:///{store}", registry_uri=f"sqlite:///{store}")
+    assert len(client.search_model_versions("name='cxrinit-vindr-random'")) == 1
+    films = [clone / f.relative_to(moved) for f in films]
+    again, _ = predict_files("cxrinit-vindr-random", films, tracking_uri=f"sqlite:///{store}", device="cpu")
+    np.testing.assert_allclose(again[probs].to_numpy(), by_folder[probs].to_numpy(), atol=1e-5)
+    assert {p: p.read_bytes() for p in (clone / "data/demo/06_models").rglob("*.card.json")} == \
+        {clone / p.relative_to(moved): b for p, b in cards.items()}  # the cards stay as DVC restored them

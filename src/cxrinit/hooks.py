@@ -79,6 +79,9 @@ class ProjectHooks:
         if mlflow.get_experiment_by_name(self._config.experiment) is None:
             mlflow.create_experiment(self._config.experiment, artifact_location=self._config.artifact_location)
         mlflow.set_experiment(self._config.experiment)
+        # MLflow records local artifact locations as absolute paths: the project's own store keeps them
+        # relative to the project, so that a copied, moved or pulled project keeps working
+        tracking.relativize_store(self._config.tracking_uri, Path(context.project_path))
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:

@@ -279,3 +279,25 @@ def test_images_not_downloaded_yet_cost_no_disk_and_are_stored_once_they_arrive(
     assert store.gather(store.row_of(ok)).reshape(3, -1).std(axis=1).min() > 10
     assert len((out / JOURNAL).read_text().splitlines()) == n  # one line per row, not one per try
     assert images.stat().st_blocks * 512 < (1 << 20)
+
+
+def test_images_found_in_another_folder_than_first_guessed_keep_the_store(tmp_path):
+    """A reader guesses where an image not downloaded yet will be; it may arrive elsewhere (NIH's flat
+    images/ folder against the release's images_0NN/images/). Same images: same store, nothing rebuilt."""
+    root, out = tmp_path / "root", tmp_path / "store"
+    write(root / "images" / "a.png", png_bytes(_u8(1)))
+    guessed = pd.DataFrame({"image_id": ["a", "b", "c"],
+                            "path": ["images/a.png", "images_002/images/b.png", "images_003/images/c.png"]})
+    first = build_store(guessed, root, out, sizes=(32,), workers=1)
+    assert list(first["status"]) == ["ok", "missing", "missing"]
+    write(root / "images" / "b.png", png_bytes(_u8(2)))  # b arrives, in the flat folder
+    write(root / "moved" / "a.png", png_bytes(_u8(3)))  # and a is now read from elsewhere (other content)
+    found = guessed.assign(path=["moved/a.png", "images/b.png", "images_003/images/c.png"])
+    second = build_store(found, root, out, sizes=(32,), workers=1)  # no StoreMismatchError: no rebuild
+    assert list(second["status"]) == ["ok", "ok", "missing"]
+    store = PixelStore(out / "32")
+    want = build_store(found.iloc[:2], root, tmp_path / "fresh", sizes=(32,), workers=1)
+    assert list(want["status"]) == ["ok", "ok"]
+    fresh = PixelStore(tmp_path / "fresh" / "32")
+    np.testing.assert_array_equal(store.gather([0, 1]), fresh.gather([0, 1]))  # a decoded again from its new file
+    assert len((out / JOURNAL).read_text().splitlines()) == 3

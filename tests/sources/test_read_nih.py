@@ -76,6 +76,19 @@ def test_without_images_paths_follow_the_release_folders(tmp_path):
                                   "images_012/images/00030805_000.png"]
 
 
+@pytest.mark.parametrize(("present", "expected"), [
+    ("images/00000001_000.png", "images/00030805_000.png"),  # the Box tarballs: one flat images/ folder
+    ("images_004/00000001_000.png", "images_012/00030805_000.png"),  # images_0NN/ without images/ inside
+    ("images_004/images/00000001_000.png", "images_012/images/00030805_000.png"),  # the Kaggle mirror
+])
+def test_an_image_not_downloaded_yet_is_expected_in_the_layout_the_root_uses(tmp_path, present, expected):
+    make(tmp_path, images=False)
+    (tmp_path / present).parent.mkdir(parents=True)
+    (tmp_path / present).write_bytes(b"png")
+    m = nih.read(tmp_path).manifest.set_index("image_id")
+    assert m.loc["00000001_000", "path"] == present and m.loc["00030805_000", "path"] == expected
+
+
 def test_release_folder_boundaries():
     names = pd.Series(["00001335_006.png", "00001336_000.png", "00003923_013.png", "00003923_014.png",
                        "00028173_002.png", "00028173_003.png", "00030805_000.png"])

@@ -45,7 +45,7 @@ from cxrinit.imaging.transforms import Recipe
 
 log = logging.getLogger(__name__)
 
-STORE_VERSION = 1
+STORE_VERSION = 2  # 2: the fingerprint covers image ids (not paths); the journal records each row's path
 FINGERPRINT = "fingerprint.json"
 JOURNAL = "journal.jsonl"
 IMAGES = "images.npy"
@@ -101,7 +101,7 @@ def build_store(
     fingerprint = _fingerprint(ids, paths, sizes, recipe)
     _prepare(out, fingerprint, overwrite)
     created = [size for size in sizes if _create_array(out / str(size) / IMAGES, len(ids), size)]
-    journal = Journal(out / JOURNAL, len(ids))
+    journal = Journal(out / JOURNAL, len(ids), paths)
     done = journal.load()
     if created and done:
         raise StoreMismatchError(
@@ -111,6 +111,9 @@ def build_store(
     retried = [row for row, rec in done.items() if rec[0] in RETRIED]
     for row in retried:
         del done[row]
+    if journal.moved:
+        log.info("pixel store %s: %d images have another path than when they were decoded; decoding them "
+                 "again from where they are now", out, journal.moved)
     first_row: dict[str, int] = {}
     duplicates: list[tuple[int, Record]] = []
     todo: list[int] = []
@@ -172,7 +175,7 @@ def build_store(
 
     if len(done) != len(ids):
         raise RuntimeError(f"pixel store {out}: {len(ids) - len(done)} rows unfinished; run build_store again")
-    if retried:  # one line per row again, however often the missing rows were tried
+    if retried or journal.moved:  # one line per row again, however often rows were tried
         journal.rewrite(done)
     index = _index_frame(ids, done)
     for size in sizes:
@@ -270,9 +273,13 @@ def _validate_sizes(sizes: Sequence[int] | int) -> tuple[int, ...]:
 
 
 def _fingerprint(ids: list[str], paths: list[str], sizes: tuple[int, ...], recipe: Recipe) -> dict[str, Any]:
+    """What the store holds: which images (ids, in order), at which sizes, made how. Paths are not part
+    of it: images that arrive in another folder than first guessed, or a reorganized download, are
+    the same store; the journal notices a changed path and decodes that row again."""
+    del paths
     h = hashlib.blake2b(digest_size=16)
-    for image_id, path in zip(ids, paths):
-        h.update(image_id.encode() + b"\x00" + path.encode() + b"\n")
+    for image_id in ids:
+        h.update(image_id.encode() + b"\n")
     return {"version": STORE_VERSION, "n_items": len(ids), "items_hash": h.hexdigest(),
             "sizes": list(sizes), "recipe": recipe.to_dict()}
 
@@ -405,11 +412,15 @@ class RowWriter:
 
 
 class Journal:
-    """Append-only JSON lines, one per finished row; a torn last line (kill mid-write) is dropped."""
+    """Append-only JSON lines, one per finished row with the path it was decoded from; a torn last line
+    (kill mid-write) is dropped. ``paths``: this build's path per row; a row journaled from another path
+    is not done (``moved`` counts them)."""
 
-    def __init__(self, path: Path, n_rows: int) -> None:
+    def __init__(self, path: Path, n_rows: int, paths: list[str]) -> None:
         self.path = path
         self.n_rows = n_rows
+        self.paths = paths
+        self.moved = 0
 
     def load(self) -> dict[int, Record]:
         if not self.path.exists():
@@ -421,26 +432,33 @@ class Journal:
             with open(self.path, "r+b") as f:
                 f.truncate(len(complete))
         done: dict[int, Record] = {}
+        last: dict[int, list[Any]] = {}
         for lineno, line in enumerate(complete.splitlines(), 1):
             try:
                 row, *rec = json.loads(line)
             except (ValueError, TypeError):
                 msg = f"{self.path} line {lineno} is corrupt; delete the store (or pass overwrite=True) to rebuild it"
                 raise StoreMismatchError(msg) from None
-            if not (0 <= row < self.n_rows) or len(rec) != 8:
+            if not (0 <= row < self.n_rows) or len(rec) != 9:
                 raise StoreMismatchError(f"{self.path} line {lineno} does not fit this store; delete it to rebuild")
-            done[row] = tuple(rec)  # type: ignore[assignment]
+            last[row] = rec  # a row tried again has a later line
+        for row, rec in last.items():
+            if rec[8] == self.paths[row]:
+                done[row] = tuple(rec[:8])  # type: ignore[assignment]
+            else:
+                self.moved += 1
         return done
 
     def rewrite(self, done: dict[int, Record]) -> None:
         """Replace the journal by one line per row of ``done`` (temporary file, then rename)."""
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text("".join(json.dumps([row, *done[row]], separators=(",", ":")) + "\n" for row in sorted(done)))
+        tmp.write_text("".join(json.dumps([row, *done[row], self.paths[row]], separators=(",", ":")) + "\n"
+                               for row in sorted(done)))
         _fsync_path(tmp)
         os.replace(tmp, self.path)
 
     def append(self, entries: list[tuple[int, Record]]) -> None:
-        data = "".join(json.dumps([row, *rec], separators=(",", ":")) + "\n" for row, rec in entries)
+        data = "".join(json.dumps([row, *rec, self.paths[row]], separators=(",", ":")) + "\n" for row, rec in entries)
         with open(self.path, "ab") as f:
             f.write(data.encode())
             f.flush()

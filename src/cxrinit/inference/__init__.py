@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from cxrinit._lazy import lazy_exports
 
 _EXPORTS = {
+    "is_cell": "cells",
+    "load_cell": "cells",
     "IMAGE_SUFFIXES": "files",
     "InputFile": "files",
     "Skipped": "files",
@@ -35,6 +37,7 @@ __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
+    from .cells import is_cell, load_cell
     from .files import IMAGE_SUFFIXES, InputFile, Skipped, expand_inputs
     from .model import LoadedModel, ModelNotFound, ModelSpec, ModelTagsError
     from .predict import REPORT_COLUMNS, predict_files, predict_inputs

@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="FILES_OR_FOLDERS", help="image files, or folders searched "
                    "recursively for .dcm .dicom .png .jpg .jpeg")
     p.add_argument("--model", required=True, help="registered model name (cxrinit-<source>-<init>, e.g. "
-                   "cxrinit-vindr-dinov2) or models:/<name>@<alias> or models:/<name>/<version>")
+                   "cxrinit-vindr-dinov2), models:/<name>@<alias>, models:/<name>/<version>, or a trained cell's "
+                   "folder (e.g. data/06_models/vindr/dinov2, as `dvc pull` restores it: no registry needed)")
     sel = p.add_mutually_exclusive_group()
     sel.add_argument("--alias", help="registry alias to use (default: best)")
     sel.add_argument("--version", type=int, help="model version number instead of an alias")
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from cxrinit.imaging.transforms import Recipe
 
+    from .cells import is_cell, load_cell
     from .files import expand_inputs
     from .model import ModelNotFound, ModelTagsError
     from .predict import predict_inputs
@@ -82,8 +84,14 @@ def main(argv: list[str] | None = None) -> int:
               ".dcm .dicom .png .jpg .jpeg)", file=sys.stderr)
         return 1
     try:
-        model = load_model(args.model, alias=args.alias, version=args.version, tracking_uri=args.tracking_uri,
-                           device=args.device, recipe=recipe, store_size=args.store_size)
+        if is_cell(args.model):
+            if args.alias or args.version or args.tracking_uri or recipe or args.store_size:
+                parser.error(f"--model {args.model} is a cell folder: --alias, --version, --tracking-uri, --recipe "
+                             "and --store-size select or describe registered models only")
+            model = load_cell(args.model, device=args.device)
+        else:
+            model = load_model(args.model, alias=args.alias, version=args.version, tracking_uri=args.tracking_uri,
+                               device=args.device, recipe=recipe, store_size=args.store_size)
     except (ModelNotFound, ModelTagsError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

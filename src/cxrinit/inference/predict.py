@@ -33,7 +33,9 @@ def predict_files(model: str | LoadedModel, files: Iterable[str | os.PathLike[st
     """Predict image ``files`` (folders: their DICOM/PNG/JPEG files, recursively) with a registered model.
 
     ``model``: a registered name (``cxrinit-vindr-dinov2``, alias ``best`` unless ``alias``/``version``),
-    ``models:/<name>@<alias>``, ``models:/<name>/<version>``, or an already :class:`LoadedModel`.
+    ``models:/<name>@<alias>``, ``models:/<name>/<version>``, a trained cell's folder or card
+    (``data/06_models/vindr/dinov2``: no registry needed, see :mod:`cxrinit.inference.cells`), or an
+    already :class:`LoadedModel`.
     Returns (probabilities: ``file, image_id, prob_<finding>...`` for every decodable file, in input order;
     report: ``file, image_id, status, detail`` for every input, status ``ok`` or the quarantine reason).
     ``recipe``/``store_size`` only fill in for versions registered without the ``preprocessing`` tag.
@@ -45,10 +47,19 @@ def predict_files(model: str | LoadedModel, files: Iterable[str | os.PathLike[st
             raise ValueError(f"{sorted(given)} select or describe a registered model; the model passed is already "
                              f"loaded ({model.spec.uri}, version {model.spec.version})")
     else:
+        from .cells import is_cell, load_cell
         from .registry import load_model
 
-        model = load_model(model, alias=alias, version=version, tracking_uri=tracking_uri, device=device,
-                           recipe=recipe, store_size=store_size)
+        if is_cell(model):
+            given = [k for k, v in (("alias", alias), ("version", version), ("tracking_uri", tracking_uri),
+                                    ("recipe", recipe), ("store_size", store_size)) if v is not None]
+            if given:
+                raise ValueError(f"{given} select a registered model; {model} is a cell folder, which records "
+                                 "its own preprocessing")
+            model = load_cell(model, device=device)
+        else:
+            model = load_model(model, alias=alias, version=version, tracking_uri=tracking_uri, device=device,
+                               recipe=recipe, store_size=store_size)
     inputs, skipped = expand_inputs(files)
     return predict_inputs(model, inputs, skipped, batch_size=batch_size, workers=workers)
 

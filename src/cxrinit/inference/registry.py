@@ -84,8 +84,15 @@ def load_model(model: str, *, alias: str | None = None, version: int | str | Non
 
     spec, client, uri = _find(model, alias, version, tracking_uri, recipe, store_size)
     dev = resolve_device(device)
-    location = client.get_model_version_download_uri(spec.name, spec.version)
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=location, tracking_uri=uri))
+    from cxrinit.tracking.portable import absolute_artifact_uri
+
+    location = absolute_artifact_uri(client.get_model_version_download_uri(spec.name, spec.version), uri)
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=location, tracking_uri=uri))
+    except mlflow.exceptions.MlflowException as err:
+        raise ModelNotFound(f"{spec.uri} (version {spec.version}) is registered in {uri}, but its files are not at "
+                            f"{location}: {err.message}. A project copied without its artifacts folder (mlflow.yaml: "
+                            "artifact_location) needs it copied too") from None
     # Loaded through MLflow first: for pt2 it also checks the archive holds no pickled code.
     module = mlflow.pytorch.load_model(str(local))
     exported = _exported_file(local)

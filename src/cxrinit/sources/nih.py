@@ -16,9 +16,11 @@ they are. ``Data_Entry_2017.csv`` (older name) is accepted too, as are its ``058
 
 Paths: the images may sit in any ``images_0NN/images/`` (or a flat ``images/``) folder, so the
 reader lists those folders once. An image it does not find (e.g. images not downloaded yet) gets
-the folder it has in the official release, from the first file name of each of the twelve release
+a path in the layout the root already uses (:func:`guess_folder`): the flat ``images/``, or the
+folder it has in the official release, from the first file name of each of the twelve release
 folders (images_001 holds 4,999 files, images_002..011 10,000 each, images_012 the rest); the pixel
-stage then reports it missing (``note/path_not_listed`` counts them).
+stage then reports it missing (``note/path_not_listed`` counts them). Should it arrive elsewhere,
+the pixel store decodes it from there without rebuilding anything.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +76,19 @@ def release_folder(names: pd.Series) -> pd.Series:
     pos = np.searchsorted(np.array(RELEASE_FOLDER_FIRST), names.to_numpy(dtype=str), side="right")
     pos = np.clip(pos, 1, len(RELEASE_FOLDER_FIRST))
     return pd.Series([f"images_{p:03d}/images" for p in range(13)], dtype="str").iloc[pos].set_axis(names.index)
+
+
+def guess_folder(names: pd.Series, found: Iterable[str], root: Path) -> pd.Series:
+    """Where images not found yet will be, in the layout the root already uses: one flat ``images/``
+    (the Box tarballs), ``images_0NN/`` or ``images_0NN/images/`` (the Kaggle mirror); a root holding
+    none of them gets the release's ``images_0NN/images/``."""
+    layouts = {"flat" if f == "images" else "nested" if f.endswith("/images") else "numbered" for f in found}
+    if not layouts and (root / "images").is_dir():
+        layouts = {"flat"}
+    if layouts == {"flat"}:
+        return pd.Series("images", index=names.index, dtype="str")
+    release = release_folder(names)
+    return release.str.removesuffix("/images") if layouts == {"numbered"} else release
 
 
 def list_image_folders(root: Path) -> dict[str, str]:
@@ -177,12 +192,12 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None, source: str =
     folder = name.map(found).astype("str")
     missing = folder.isna()
     counts["note/path_not_listed"] = int(missing.sum())
-    folder = folder.where(~missing, release_folder(name))
+    folder = folder.where(~missing, guess_folder(name, found.values(), root))
     rows.insert(1, "path", folder + "/" + name)
     rows["_table"], rows["_record"] = 0, df.index
     return finalize(source, rows, view_map=view_map, tables=[table], rejections=Rejections(), counts=counts,
                     started=started)
 
 
-__all__ = ["DATA_ENTRY_FILES", "LAYOUT", "RELEASE_FOLDER_FIRST", "SOURCE", "VIEW_MAP", "list_image_folders", "read",
+__all__ = ["DATA_ENTRY_FILES", "LAYOUT", "RELEASE_FOLDER_FIRST", "SOURCE", "VIEW_MAP", "guess_folder", "list_image_folders", "read",
            "release_folder"]

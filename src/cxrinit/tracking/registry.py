@@ -77,6 +77,8 @@ def register_model(config: TrackingConfig, model: Any, *, name: str, contract: M
             "selection_metric": str(selection["metric"]),
             "selection_value": "" if value is None else f"{float(value):.6f}",
             **{f"lineage.{k}": str(v) for k, v in lineage.items()}}
+    if "weights" in dict(files):  # what `cxrinit-register` compares to register a pulled cell once
+        tags["weights_sha256"] = file_sha256(dict(files)["weights"])
     if selection["metric"] == "val_auroc_mean" and value is not None:
         tags["val_auroc_mean"] = f"{float(value):.6f}"
     for key, tag in tags.items():
@@ -91,4 +93,15 @@ def register_model(config: TrackingConfig, model: Any, *, name: str, contract: M
             "model_uri": info.model_uri}
 
 
-__all__ = ["register_model", "takes_alias"]
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file, hex (the identity of a weights file)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+__all__ = ["file_sha256", "register_model", "takes_alias"]

@@ -19,6 +19,7 @@ import torch
 from pydantic import ConfigDict, Field, field_validator
 
 from cxrinit.config.training import TrainOptions, check_device
+from cxrinit.paths import portable
 from cxrinit.models import InputContract, build_model, describe, init_spec
 
 from .data import assemble_split, open_store
@@ -80,9 +81,48 @@ def _table(value: Table) -> pd.DataFrame:
 
 
 def _spec_dict(spec: Any) -> dict[str, Any]:
-    """The init as plain data (JSON-comparable): a different init, weights file or arch is another run."""
-    return json.loads(json.dumps({f: getattr(spec, f) for f in ("name", "arch", "weights", "file", "head",
-                                                                 "mean", "std", "model_kwargs")}, default=str))
+    """The init as plain data (JSON-comparable): a different init, weights file or arch is another run.
+    A weights file inside the project is recorded relative to it (the project may move)."""
+    fields = {f: getattr(spec, f) for f in ("name", "arch", "weights", "file", "head", "mean", "std", "model_kwargs")}
+    if fields["file"]:
+        fields["file"] = portable(fields["file"])
+    return json.loads(json.dumps(fields, default=str))
+
+
+def store_identity(store: Any, configured: Path) -> dict[str, Any]:
+    """What the pixels are, not where they lie: the store's fingerprint (items, recipe) and resolution,
+    so a moved or pulled store resumes its cells and a rebuilt one does not (PixelStore's
+    ``fingerprint.json``); a store without one is known by its path relative to the project."""
+    path = Path(getattr(store, "path", configured))
+    fingerprint = path.parent / "fingerprint.json"
+    if fingerprint.is_file():
+        found = json.loads(fingerprint.read_text())
+        return {"items_hash": found.get("items_hash"), "n_items": found.get("n_items"),
+                "recipe": found.get("recipe"), "size": int(store.images.shape[1])}
+    return {"path": portable(path)}
+
+
+def cell_identity(config: CellConfig, **context: Any) -> str:
+    """A hash of everything that decides what a cell trains: its settings (not where it writes, on which
+    device, or whether it resumes), the content of its labels and splits, its store's fingerprint and
+    ``context`` (e.g. the registered name). Equal hashes: training again would give the same cell."""
+    import hashlib
+
+    settings = config.model_dump(mode="json", exclude={"out_dir", "device", "resume", "labels", "splits", "store"})
+    for entry in [settings["init"], *settings["inits"].values()] if isinstance(settings["init"], dict) else \
+            settings["inits"].values():
+        if isinstance(entry, dict) and entry.get("file"):
+            entry["file"] = portable(entry["file"])
+    tables = {}
+    for name in ("labels", "splits"):
+        frame = _table(getattr(config, name))
+        tables[name] = str(int(pd.util.hash_pandas_object(frame.sort_index(axis=1), index=False).sum()))
+    fingerprint = Path(config.store).parent / "fingerprint.json"
+    store = {"fingerprint": json.loads(fingerprint.read_text()) if fingerprint.is_file() else portable(config.store),
+             "size": Path(config.store).name}
+    text = json.dumps({"settings": settings, "tables": tables, "store": store, "context": context}, sort_keys=True,
+                      default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass
@@ -120,8 +160,7 @@ def train_cell(config: CellConfig, *, callbacks: Iterable[Callback] = (), ctx: D
     result = fit(model, contract, store, train, val, cfg, config.out_dir / "checkpoints", callbacks=callbacks,
                  ctx=ctx, resume=config.resume,
                  metadata={"init": spec.name, "arch": spec.arch, "train_config": cfg.to_dict(),
-                           "cell": {"init": _spec_dict(spec), "store": str(Path(store.path).resolve())
-                                    if hasattr(store, "path") else str(config.store),
+                           "cell": {"init": _spec_dict(spec), "store": store_identity(store, config.store),
                                     "img_size": config.img_size}})
     tables: dict[str, pd.DataFrame] = {}
     for name in config.predict:
@@ -134,8 +173,8 @@ def train_cell(config: CellConfig, *, callbacks: Iterable[Callback] = (), ctx: D
         "init": spec.name, "arch": spec.arch, "model_kwargs": dict(spec.model_kwargs),
         "findings": list(train.findings), "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
         "selection": result.selection.to_dict(), "stopped_early": result.stopped_early,
-        "resumed_from": result.resumed_from, "checkpoint": str(result.checkpoint),
-        "best_weights": str(result.best_weights) if result.best_weights else None, "dropped": result.dropped,
+        "resumed_from": result.resumed_from, "checkpoint": portable(result.checkpoint),
+        "best_weights": portable(result.best_weights) if result.best_weights else None, "dropped": result.dropped,
         "contract": contract.to_dict(), "train_config": cfg.to_dict(), "world_size": ctx.world_size,
         "history": result.history,
     }
@@ -156,11 +195,11 @@ def run_cell(config: CellConfig, *, callbacks: Iterable[Callback] = (), ctx: Dis
         out.mkdir(parents=True, exist_ok=True)
         summary["predictions"] = {}
         for name, table in tables.items():
-            summary["predictions"][name] = str(out / f"predictions_{name}.parquet")
+            summary["predictions"][name] = portable(out / f"predictions_{name}.parquet")
             table.to_parquet(out / f"predictions_{name}.parquet")
         (out / "history.json").write_text(json.dumps(summary.pop("history"), indent=1))
         (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary
 
 
-__all__ = ["CellConfig", "CellRun", "run_cell", "train_cell"]
+__all__ = ["CellConfig", "CellRun", "cell_identity", "run_cell", "store_identity", "train_cell"]

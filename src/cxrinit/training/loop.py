@@ -34,7 +34,7 @@ from .sampler import EpochSampler
 log = logging.getLogger(__name__)
 
 #: 2: the best epoch is stored with its selection metric (format 1 stored a bare score).
-CHECKPOINT_FORMAT = 2
+CHECKPOINT_FORMAT = 3  # 3: the store is recorded by its fingerprint, paths relative to the project
 #: Options that may change between a checkpoint and its resumption; any other change is refused.
 _RESUMABLE_CHANGES = {"epochs", "patience", "eval_batch_size", "prefetch", "compile"}
 
@@ -210,7 +210,8 @@ class _Run:
         changed += [f"{k} ({a!r} -> {b!r})" for k, (a, b) in setup.items() if a != b]
         if changed:
             raise ValueError(f"{path} was written by a different run (changed: {changed}); resume it with the same "
-                             "settings, or start over with resume=False or another checkpoint directory")
+                             f"settings, or train this cell from the start: delete {path.parent} (in a cell file, "
+                             "`resume: false` does the same)")
         unwrap(self.model).load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None:
