@@ -47,11 +47,11 @@ class EndOfRunNotices(logging.Handler):
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        self.messages: list[str] = []
+        self.messages: list[tuple[str, str | None]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         if getattr(record, "cxrinit_end_of_run", False):
-            self.messages.append(record.getMessage())
+            self.messages.append((record.getMessage(), getattr(record, "cxrinit_rerun", None)))
 
 
 class ProjectHooks:
@@ -184,8 +184,11 @@ class ProjectHooks:
     @hook_impl
     def after_pipeline_run(self) -> None:
         self._end("FINISHED")
-        for message in self._take_notices():  # the lines a long log would bury: last, once more
-            log.warning("at the end of the run: %s", message)
+        env = getattr(self._context, "env", None)
+        flag = f" --env {env}" if env and env != "local" else ""
+        for message, rerun in self._take_notices():  # the lines a long log would bury: last, once more
+            command = f" (`kedro run{flag} {rerun}`)" if rerun else ""
+            log.warning("at the end of the run: %s%s", message, command)
         logs.stop_run_log()
 
     @hook_impl
@@ -194,7 +197,7 @@ class ProjectHooks:
         self._end("FAILED")
         logs.stop_run_log(failed=True)
 
-    def _take_notices(self) -> list[str]:
+    def _take_notices(self) -> list[tuple[str, str | None]]:
         if self._notices is None:
             return []
         logging.getLogger("cxrinit").removeHandler(self._notices)

@@ -85,9 +85,8 @@ def stop_run_log(failed: bool = False) -> None:
 
 def record_failure(error: BaseException, project_path: str | Path) -> Path:
     """Append ``error``'s full traceback to the failed run's log file (a new file if no run started)."""
-    global _failed_run
     path = run_log() or _failed_run
-    stop_run_log()
+    stop_run_log()  # also forgets _failed_run: the traceback is written once
     if path is None:
         from datetime import datetime, timezone
 

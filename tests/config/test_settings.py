@@ -193,3 +193,18 @@ def test_what_the_newcomer_found_is_checked_before_anything_runs(tmp_path: Path)
     assert "`raw_roots.hospitl` (from conf/mine/globals.yml): not a source (did you mean `hospital`?)" in text
     assert "`raw_root` (from conf/mine/globals.yml): unknown global (did you mean `raw_roots`?)" in text
     assert "weights_dir" not in text
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"vindr": {"options": {"layout": "Kaggle"}}},
+     "`sources.vindr.options.layout`: 'Kaggle': use one of 'auto', 'physionet', 'kaggle'"),
+    ({"nih": {"options": {"split_lists": "no"}}}, "`sources.nih.options.split_lists`: 'no': expected bool"),
+])
+def test_a_reader_option_of_the_wrong_value_is_refused_before_anything_reads(options: dict, message: str) -> None:
+    from pydantic import ValidationError
+
+    from cxrinit.config.base import describe
+
+    with pytest.raises(ValidationError) as err:
+        ProjectSettings.model_validate({"sources": options})
+    assert message in "\n".join(describe(err.value, ProjectSettings))

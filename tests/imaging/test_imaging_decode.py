@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import struct
 import os
 
 import cv2
@@ -304,3 +305,26 @@ def test_a_sideways_jpeg_is_drafted_to_cover_the_upright_target():
     h, w = got.pixels.shape
     assert h >= 240 and w >= 120 and h > w
     assert (h, w) == (math.ceil(978 / 4), math.ceil(921 / 4))  # 1/4 is the smallest scale covering it
+
+
+@pytest.mark.parametrize("first", ["StudyDescription", "PatientName", "SamplesPerPixel"])
+@pytest.mark.parametrize("implicit", [False, True], ids=["explicit", "implicit"])
+def test_a_bare_dataset_is_recognised_whatever_element_comes_first(first, implicit):
+    """No preamble, no file meta: the first element may be any of an image's groups (0008,1030), (0010,...), ..."""
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
+    ds = pydicom.dcmread(pydicom_file("RG1_UNCR.dcm"))
+    ds.StudyDescription, ds.PatientName = "chest", "Anon^Patient"
+    tag = pydicom.datadict.tag_for_keyword(first)
+    bare = pydicom.Dataset()
+    for elem in ds:  # everything from `first` on: it is the file's first element
+        if elem.tag >= tag:
+            bare.add(elem)
+    fp = DicomBytesIO()
+    fp.is_little_endian, fp.is_implicit_VR = True, implicit
+    write_dataset(fp, bare)
+    data = fp.getvalue()
+    assert struct.unpack_from("<HH", data) == (tag >> 16, tag & 0xFFFF)
+    got = decode_bytes(data, "bare.dcm")
+    np.testing.assert_array_equal(got.values(), decode_file(pydicom_file("RG1_UNCR.dcm")).values())

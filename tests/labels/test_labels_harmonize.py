@@ -146,7 +146,7 @@ def test_vindr_reader_rules_and_test_consensus(ontology: Ontology, readers: str,
 def test_vindr_votes_above_readers_fail(ontology: Ontology) -> None:
     m = _vindr()
     m.loc[3, "label:Cardiomegaly"] = 2  # a consensus row counts one reader
-    with pytest.raises(LabelDataError, match=r"column 'label:Cardiomegaly', row 3 \(image_id 't1'\): value 2"):
+    with pytest.raises(LabelDataError, match=r"column 'label:Cardiomegaly', row 3 \(image_id 't1', file 't1.png'\): value 2"):
         harmonize_labels(m, ontology, "vindr", label_set=VD)
 
 
@@ -281,7 +281,7 @@ def test_uka_a_missing_grade_is_masked_not_ungraded(ontology: Ontology) -> None:
 def test_uka_bad_grade_names_row_and_column(ontology: Ontology) -> None:
     m = _uka()
     m.loc[2, "label:congestion"] = 7
-    with pytest.raises(LabelDataError, match=r"uka manifest, column 'label:congestion', row 2 \(image_id 'u3'\): "
+    with pytest.raises(LabelDataError, match=r"uka manifest, column 'label:congestion', row 2 \(image_id 'u3', file 'u3.png'\): "
                                              r"value 7 is not an integer in 0\.\.5"):
         harmonize_labels(m, ontology, "uka")
 
@@ -302,7 +302,7 @@ def test_binary_kind_from_a_user_ontology() -> None:
     result = harmonize_labels(m, onto, "folder")
     assert_matrix(result.labels, ["cardiomegaly", "pneumothorax"], {"a": [1, N], "b": [0, 1]})
     m.loc[1, "label:cm"] = 2.0
-    with pytest.raises(LabelDataError, match=r"column 'label:cm', row 1 \(image_id 'b'\): value 2\.0 is not one of"):
+    with pytest.raises(LabelDataError, match=r"column 'label:cm', row 1 \(image_id 'b', file 'b.png'\): value 2\.0 is not one of.*fix the metadata column 'cm'"):
         harmonize_labels(m, onto, "folder")
     # a feed naming a column the CSV does not have (a typo in labels.yml): the closest native label is named
     typo = ontology_from_dict({**raw, "sources": {"folder": {"kind": "binary", "findings": {
@@ -315,7 +315,7 @@ def test_binary_kind_from_a_user_ontology() -> None:
 def test_duplicate_image_ids_fail(ontology: Ontology) -> None:
     m = _uka()
     m.loc[1, "image_id"] = "u1"
-    with pytest.raises(LabelDataError, match=r"column 'image_id', row 1 \(image_id 'u1'\).*duplicate"):
+    with pytest.raises(LabelDataError, match=r"column 'image_id', row 1 \(image_id 'u1', file 'u2.png'\).*duplicate"):
         harmonize_labels(m, ontology, "uka")
 
 

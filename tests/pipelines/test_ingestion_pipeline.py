@@ -150,6 +150,7 @@ def test_a_tree_without_its_images_costs_no_disk_says_so_last_and_still_harmoniz
     assert last.startswith("at the end of the run: nih: ") and f"of {len(manifest)} images (100%) are missing" in last
     first = manifest["path"].iloc[0]
     assert f"the first data/demo/01_raw/nih/{first};" in last and "harmonization.use_pixel_store: false" in last
+    assert last.endswith("(`kedro run --env demo --pipelines ingestion --namespaces nih`)")  # as you would type it
     summary = (project / "data/demo/08_reporting/ingestion/nih_summary.md").read_text()
     assert "are missing" in summary
     images = project / "data/demo/03_primary/nih/pixels/64/images.npy"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 from sourcefiles import core, lines, write
 
@@ -131,3 +132,16 @@ def test_missing_files_and_columns(tmp_path):
     make(tmp_path, labels=[LABELS[0].replace("Edema,", "")] + [r[:-1] for r in LABELS[1:]])
     with pytest.raises(SourceFormatError, match=r"chexpert.csv.gz, column 'Edema', line 1: missing required"):
         mimic.read(tmp_path)
+
+
+def test_an_unreadable_study_date_or_time_is_missing_and_counted(tmp_path):
+    meta = [META_HEADER, *META]
+    meta[4] = meta[4].replace(",21500101,101010.1,", ",2150X101,abc,")  # d1
+    make(tmp_path, meta=tuple(meta[1:]))
+    table = mimic.read(tmp_path)
+    m = table.manifest.set_index("image_id")
+    assert pd.isna(m.loc["d1", "study_date"]) and pd.isna(m.loc["d1", "study_time"])
+    assert m.loc["d2", "study_date"] == "21500101" and m.loc["d2", "study_time"] == "101010.1"
+    keys = [k for k in table.counts if k.startswith("unreadable/")]
+    assert any(":StudyDate (expected YYYYMMDD; e.g. line 5: '2150X101'" in k for k in keys), keys
+    assert any(":StudyTime (expected HHMMSS(.fff); e.g. line 5: 'abc'" in k for k in keys), keys

@@ -115,6 +115,8 @@ def test_line_numbers_count_multiline_fields(tmp_path):
     (key,) = [k for k in table.counts if k.startswith("unreadable/")]
     assert key.startswith(f"unreadable/{padchest.LABELS_FILE}:StudyDate_DICOM (expected YYYYMMDD")
     assert "e.g. line 6: '2015-01-01'" in key
+    study_date = table.manifest.set_index("image_id")["study_date"]
+    assert pd.isna(study_date["img4"]) and study_date.notna().sum() == len(study_date) - 1  # missing, not kept as is
     rows[3] = row("img4.png", "x3", "20150101", "S3", "P3", "1950", "O", "AP", "")
     make(tmp_path, rows=rows)
     with pytest.raises(SourceFormatError) as err:

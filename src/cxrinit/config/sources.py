@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import typing
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
@@ -41,6 +42,30 @@ class SourceSettings(Settings):
         return value
 
 
+def _type_problem(value: Any, hint: Any) -> str | None:
+    """What is wrong with an option value for the reader parameter's annotation ``hint`` (plain types,
+    ``X | None`` and ``Literal``; containers are the format's ``check_options``), else None."""
+    if hint is None or value is None and type(None) in typing.get_args(hint):
+        return None
+    if typing.get_origin(hint) is Literal:
+        allowed = typing.get_args(hint)
+        return None if value in allowed else f"use one of {', '.join(map(repr, allowed))}"
+    members = [a for a in typing.get_args(hint) if a is not type(None)] if typing.get_args(hint) else [hint]
+    for member in members:
+        if typing.get_origin(member) is Literal:
+            if value in typing.get_args(member):
+                return None
+        elif member in (bool, str, int, float):
+            if isinstance(value, member) and not (member is int and isinstance(value, bool)):
+                return None
+            if member is float and isinstance(value, int) and not isinstance(value, bool):
+                return None
+        else:
+            return None  # a container or another type: the format's check_options looks at it
+    names = [m.__name__ if isinstance(m, type) else repr(m) for m in members]
+    return f"expected {' or '.join(names)}"
+
+
 def check_sources(sources: dict[str, SourceSettings]) -> dict[str, SourceSettings]:
     """Names are namespaces; a format defaults to the name and must be registered; options must exist."""
     from cxrinit.sources import FORMATS
@@ -54,9 +79,14 @@ def check_sources(sources: dict[str, SourceSettings]) -> dict[str, SourceSetting
             raise ValueError(f"source {name!r} has no format: {name!r} is not a registered format, so set "
                              f"sources.{name}.format to one of {', '.join(sorted(FORMATS))}")
         options = FORMATS[fmt].options
-        for key in entry.options:
+        hints = typing.get_type_hints(FORMATS[fmt].read)
+        for key, value in entry.options.items():
             if key not in options:
                 raise unknown_key(key, options, within=(name, "options"))
+            problem = _type_problem(value, hints.get(key))
+            if problem:
+                raise error_at((name, "options", key), f"{value!r}: {problem} (the reader's default: "
+                                                       f"{options[key]!r})")
         if FORMATS[fmt].check_options is not None:
             try:
                 FORMATS[fmt].check_options(entry.options)

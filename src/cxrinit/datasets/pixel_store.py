@@ -76,7 +76,11 @@ class PixelStoreDataset(AbstractDataset[StoreBuild, StoreSet]):
         except StoreMismatchError as err:
             if not data.rebuild_on_change:
                 raise
-            log.warning("%s; rebuilding it from scratch (ingestion.rebuild_on_change: true)", err)
+            if not err.differs:
+                raise
+            log.warning("pixel store %s was built from other inputs (%s changed): rebuilding it from scratch "
+                        "(ingestion.rebuild_on_change: true; false keeps it and stops the run instead)",
+                        self._path, ", ".join(err.differs))
             build_store(**args, overwrite=True)
 
     def _exists(self) -> bool:

@@ -156,12 +156,15 @@ def sniff_format(data: bytes) -> str | None:
         return "jpeg"
     if len(data) >= 132 and data[128:132] == b"DICM":
         return "dicom"
-    # A preamble-less dataset starts with a little-endian group 0002 or 0008 tag.
-    if len(data) >= 8 and data[:2] in (b"\x02\x00", b"\x08\x00") and data[3:4] == b"\x00":
-        return "dicom"
-    if len(data) >= 8 and data[:2] == b"\x00\x08" and data[2:3] == b"\x00":  # ... or big-endian 0008
+    # A preamble-less dataset starts with the tag of its first element: a group an image file holds
+    # (file meta, identification, patient, acquisition, study, image), little- or big-endian.
+    if len(data) >= 8 and (struct.unpack_from("<H", data)[0] in _FIRST_GROUPS
+                           or struct.unpack_from(">H", data)[0] in _FIRST_GROUPS):
         return "dicom"
     return None
+
+
+_FIRST_GROUPS = frozenset({0x0002, 0x0008, 0x0010, 0x0018, 0x0020, 0x0028})
 
 
 def decode_bytes(
@@ -499,7 +502,7 @@ def _linear_window(ds: pydicom.Dataset, notes: list[str]) -> tuple[float, float]
     center, width = _first_value(ds.WindowCenter), _first_value(ds.WindowWidth)
     if center is None or width is None:
         # Present but empty (or not numbers): viewers show the image unwindowed, and so do we.
-        notes.append("ignored window: Window Center/Width present but empty")
+        notes.append("ignored window: Window Center/Width present but empty or not a number")
         return None
     function = str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").strip().upper()
     if function == "LINEAR" and width > 1:

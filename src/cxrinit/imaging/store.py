@@ -69,7 +69,12 @@ Record = tuple[str, str, int | None, int | None, str | None, int | None, str | N
 
 
 class StoreMismatchError(RuntimeError):
-    """``out_dir`` holds a store built from other inputs, or something that is no store."""
+    """``out_dir`` holds a store built from other inputs, or something that is no store; ``differs``
+    names what changed (``items_hash``, ``sizes``, ``recipe``, ...) when it is another store."""
+
+    def __init__(self, message: str, differs: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.differs = differs or []
 
 
 def build_store(
@@ -106,7 +111,7 @@ def build_store(
     if created and done:
         raise StoreMismatchError(
             f"{out}: images for size(s) {created} were missing although {len(done)} rows are journaled; "
-            "the store was tampered with. Pass overwrite=True to rebuild it."
+            "the store was tampered with. Pass overwrite=True to rebuild it.", ["images"]
         )
     retried = [row for row, rec in done.items() if rec[0] in RETRIED]
     for row in retried:
@@ -312,7 +317,7 @@ def _prepare(out: Path, fingerprint: dict[str, Any], overwrite: bool) -> None:
             what = [k for k in fingerprint if old.get(k) != fingerprint[k]]
             raise StoreMismatchError(
                 f"{out} holds a pixel store built from other inputs (differs in: {', '.join(what)}); "
-                "refusing to mix them. Pass overwrite=True to rebuild it, or choose another out_dir."
+                "refusing to mix them. Pass overwrite=True to rebuild it, or choose another out_dir.", what
             )
         log.warning("pixel store %s: inputs changed (overwrite=True), rebuilding from scratch", out)
         _wipe(out)

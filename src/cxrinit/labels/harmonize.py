@@ -78,9 +78,12 @@ def _fail(manifest: pd.DataFrame, bad: np.ndarray, column: str, source: str, pro
     value = manifest[column].iloc[first]
     value = value.item() if isinstance(value, np.generic) else value
     more = f" ({len(rows) - 1} more rows like it)" if len(rows) > 1 else ""
+    native = f"the metadata column {column.removeprefix(LABEL_PREFIX)!r}" if column.startswith(LABEL_PREFIX) else ""
+    where = f", file {manifest['path'].iloc[first]!r}" if "path" in manifest.columns else ""
     raise LabelDataError(f"{source} manifest, column {column!r}, row {first} (image_id "
-                         f"{manifest['image_id'].iloc[first]!r}): value {value!r} {problem}{more}; fix the "
-                         f"metadata or the reader, or choose the right kind for this source in labels.yml")
+                         f"{manifest['image_id'].iloc[first]!r}{where}): value {value!r} {problem}{more}; fix "
+                         f"{native or 'the metadata'} for that image, or choose the right kind for this source "
+                         "in labels.yml")
 
 
 def _check_values(manifest: pd.DataFrame, values: np.ndarray, native: str, source: str,

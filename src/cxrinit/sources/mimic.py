@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .base import (LABEL_PREFIX, CsvTable, Rejections, SourceFormatError, SourceTable, categorical,
-                   finalize, locate, member, numeric, read_csv, text, where)
+                   finalize, locate, member, numeric, parsed, read_csv, text, where)
 from .registry import register_source
 from .views import check_view_map
 
@@ -43,6 +43,25 @@ LABELS: tuple[str, ...] = (
 )
 _EXTRAS = {"StudyDate": "study_date", "StudyTime": "study_time", "PerformedProcedureStepDescription": "procedure"}
 _FIX = "use the MIMIC-CXR-JPG 2.x metadata files as released"
+
+
+def _date(text: str) -> float:
+    """YYYYMMDD (MIMIC's dates are shifted into 2100-2200, still real calendar dates)."""
+    if len(text) != 8 or not text.isdigit():
+        raise ValueError(text)
+    pd.Timestamp(year=int(text[:4]), month=int(text[4:6]), day=int(text[6:]))  # ValueError if no such day
+    return float(text)
+
+
+def _time(text: str) -> float:
+    """HHMMSS with optional fraction (``143055.123``), as DICOM TM."""
+    whole = text.split(".", 1)[0]
+    if not whole.isdigit() or len(whole) > 6 or int(whole[:2] or 0) > 23:
+        raise ValueError(text)
+    return float(text)
+
+
+_FORMATS = {"StudyDate": (_date, "date is not YYYYMMDD"), "StudyTime": (_time, "time is not HHMMSS(.fff)")}
 
 
 def _find(root: Path, kind: str) -> Path:
@@ -116,6 +135,10 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None, source: str =
     for column, extra in _EXTRAS.items():
         rows[extra] = (text(meta, column, required=False) if column in meta.df.columns
                        else pd.Series(pd.NA, index=rows.index, dtype="str"))
+        if column in _FORMATS and column in meta.df.columns:  # nothing needs them: unreadable -> missing, counted
+            parse, problem = _FORMATS[column]
+            valid = parsed(meta, column, parse, problem=problem, fix=_FIX, tolerate=counts)
+            rows[extra] = rows[extra].where(valid.notna().reindex(rows.index, fill_value=False))
     rows["_table"], rows["_record"] = 0, meta.df.index
     merged = rows.merge(keys, on=["patient_id", "study_id"], how="left", validate="many_to_one")
     counts["note/label_rows_without_images"] = int(

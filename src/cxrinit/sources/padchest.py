@@ -88,7 +88,7 @@ def read(root: Path, *, view_map: Mapping[str, str] | None = None, source: str =
     rows["terms"], rows["terms_raw"], rows["label_quality"] = terms, df["Labels"].astype("str"), quality
     for note, n in sorted(notes.items()):
         counts[f"note/label_quality/{note}"] = n
-    rows["study_date"] = text(table, "StudyDate_DICOM", required=False)
+    rows["study_date"] = text(table, "StudyDate_DICOM", required=False).where(year.notna())  # unreadable: missing
     for column, extra in _EXTRAS.items():
         rows[extra] = (text(table, column, required=False) if column in df.columns
                        else pd.Series(pd.NA, index=df.index, dtype="str"))

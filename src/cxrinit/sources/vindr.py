@@ -36,6 +36,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -172,7 +173,8 @@ def _layout(root: Path, layout: str, annotations_dir: str, train_file: str) -> s
 @register_source(SOURCE, view_map=VIEW_MAP, layout=LAYOUT, mimic_target=True)
 def read(root: Path, *, view_map: Mapping[str, str] | None = None, source: str = SOURCE,
          annotations_dir: str = "annotations", train_file: str = "image_labels_train.csv",
-         test_file: str = "image_labels_test.csv", image_ext: str = ".dicom", layout: str = "auto") -> SourceTable:
+         test_file: str = "image_labels_test.csv", image_ext: str = ".dicom",
+         layout: Literal["auto", "physionet", "kaggle"] = "auto") -> SourceTable:
     """Read VinDr-CXR's image-level labels under ``root`` (see the module docstring).
 
     ``layout``: ``physionet`` (the 1.0.0 release), ``kaggle`` (the competition copy) or ``auto``

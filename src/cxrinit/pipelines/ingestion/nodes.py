@@ -117,7 +117,7 @@ def missing_images_notice(source: str, root: Path, manifest: pd.DataFrame, repor
     first = Path(root) / str(gone["path"].iloc[0])
     return (f"{source}: {len(gone):,} of {len(manifest):,} images ({len(gone) / len(manifest):.0%}) are missing, "
             f"the first {first}; the pixel store keeps their rows empty (no disk). Once they are downloaded, "
-            f"`kedro run --pipeline ingestion --namespaces {source}` stores them; until then "
+            f"running the ingestion of {source} again stores them; until then "
             "harmonization.use_pixel_store: false gives label counts from the metadata alone.")
 
 
@@ -139,6 +139,6 @@ def report_ingestion(manifest: pd.DataFrame, metadata_drops: pd.DataFrame, reade
              int((report["stage"] != "filter").sum()), int((report["stage"] == "filter").sum()))
     notice = missing_images_notice(source, root, manifest, report)
     if notice:
-        log.warning(notice, extra=END_OF_RUN)
+        log.warning(notice, extra={**END_OF_RUN, "cxrinit_rerun": f"--pipelines ingestion --namespaces {source}"})
         summary = summary.replace("\n\n", f"\n\n> {notice}\n\n", 1)
     return report, counts, summary
