@@ -74,13 +74,16 @@ def test_a_source_of_the_environment_only_gets_stages_dvc_can_read(tmp_path: Pat
     assert "ingestion@hospital" in out and "missing" not in out.lower()
 
 
-def test_default_remote_is_a_local_folder() -> None:
+def test_default_remote_is_a_folder_beside_the_checkout() -> None:
+    """Two clones in one folder see the same remote; no checkout holds it (a new clone's would be empty)."""
     config = configparser.ConfigParser()
     config.read(REPO / ".dvc" / "config")
     name = config["core"]["remote"]
     section = next(s for s in config.sections() if s.strip("'") == f'remote "{name}"')
     url = config[section]["url"]
     assert "://" not in url, "the default remote must be a local directory"
+    where = (REPO / ".dvc" / url).resolve()  # DVC resolves a relative url against .dvc/
+    assert where.parent == REPO.resolve().parent and not where.is_relative_to(REPO.resolve())
 
 
 @pytest.mark.slow
@@ -108,10 +111,8 @@ def test_repro_is_cached_and_push_pull_restores_identical_files(tmp_path: Path) 
     params["finetuning"]["train"]["epochs"] = 1
     params["finetuning"]["inits"] = ["random"]
     path.write_text(yaml.safe_dump(params))
-    remote = tmp_path / "remote"
 
     _sh("git", "init", "-q", cwd=repo)
-    _sh("dvc", "remote", "modify", "--local", "local", "url", str(remote), cwd=repo)
     assert "wrote" in _sh("cxrinit-dvc", "--env", "demo", cwd=repo)  # the documented regeneration
     stages = yaml.safe_load((repo / "dvc.yaml").read_text())
     assert set(stages["vars"][0]["sources"]) == set(kept) and "pretraining" not in stages["stages"]
@@ -137,14 +138,21 @@ def test_repro_is_cached_and_push_pull_restores_identical_files(tmp_path: Path) 
     assert "demo/08_reporting/evaluation/study_table.md" in produced and "demo/06_models/vindr/random.card.json" in produced
     assert not any(k.startswith(("demo/02_intermediate/nih", "demo/06_models/mimic_init")) for k in produced)
 
+    # The README's round trip: commit the lock, push; a second clone pulls the same files and has nothing to do
     _sh("git", "add", "-A", cwd=repo)
     _sh("git", "commit", "-qm", "demo data", cwd=repo)
     _sh("dvc", "push", cwd=repo)
+    assert (tmp_path / "cxrinit-dvc-remote").is_dir()  # the default remote: beside the checkout, shared
 
     clone = tmp_path / "clone"
     _sh("git", "clone", "-q", str(repo), str(clone), cwd=tmp_path)
     assert not (clone / "data/demo/01_raw").exists()
-    _sh("dvc", "remote", "modify", "--local", "local", "url", str(remote), cwd=clone)
     _sh("dvc", "pull", cwd=clone)
     restored = {k: v for k, v in _tree_hashes(clone / "data").items() if not k.endswith((".gitkeep", ".gitignore"))}
+    produced = {k: v for k, v in _tree_hashes(repo / "data").items() if not k.endswith((".gitkeep", ".gitignore"))
+                and not k.startswith(("demo/mlflow.db", "demo/mlartifacts"))}  # MLflow: not DVC's (cxrinit-register)
     assert restored == produced
+    status = _sh("dvc", "status", cwd=clone)
+    assert "up to date" in status, status
+    assert "Running stage" not in _sh("dvc", "repro", cwd=clone)
+    assert _sh("git", "status", "--porcelain", cwd=clone).strip() == ""  # nothing rewritten, dvc.lock included
