@@ -6,6 +6,7 @@ from __future__ import annotations
 import configparser
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,13 +15,26 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, TINY_DEMO, make_project
+from tests.docs import doc_commands
+
+
+def _env() -> dict[str, str]:
+    """A user's environment: no MLFLOW_TRACKING_URI (each clone tracks into its own store), a git identity."""
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    return {**env, "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
 
 
 def _sh(*cmd: str, cwd: Path) -> str:
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+def _shell(command: str, cwd: Path) -> str:
+    """A documented command line as a shell runs it (``&&`` and all)."""
+    done = subprocess.run(["bash", "-c", command], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, f"{command} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout + done.stderr
 
 
@@ -113,16 +127,43 @@ def test_repro_is_cached_and_push_pull_restores_identical_files(tmp_path: Path) 
     path.write_text(yaml.safe_dump(params))
 
     _sh("git", "init", "-q", cwd=repo)
-    assert "wrote" in _sh("cxrinit-dvc", "--env", "demo", cwd=repo)  # the documented regeneration
+    _sh("git", "add", "-A", cwd=repo)
+    _sh("git", "commit", "-qm", "the project", cwd=repo)  # what a clone starts from
+
+    # The README's round trip, command for command: where the study ran ...
+    documented = doc_commands("README.md", "tests/test_dvc.py")
+    sections = list(dict.fromkeys(section for section, _ in documented))
+    assert len(sections) == 2, sections
+    said = {c: _shell(c, cwd=repo) for section, c in documented if section == sections[0]}
+    assert "wrote" in said["cxrinit-dvc --env demo"]
     stages = yaml.safe_load((repo / "dvc.yaml").read_text())
     assert set(stages["vars"][0]["sources"]) == set(kept) and "pretraining" not in stages["stages"]
-    out = _sh("dvc", "repro", cwd=repo)
     for stage in ("demo", "ingestion@vindr", "ingestion@padchest", "harmonization", "finetuning@vindr",
                   "finetuning@padchest", "evaluation"):
-        assert f"Running stage '{stage}'" in out
+        assert f"Running stage '{stage}'" in said["dvc repro"]
+    assert (tmp_path / "cxrinit-dvc-remote").is_dir()  # the default remote: beside the checkout, shared
+    assert "Running stage" not in _sh("dvc", "repro", cwd=repo)  # a second repro does nothing
 
-    again = _sh("dvc", "repro", cwd=repo)
-    assert "Running stage" not in again
+    produced = {k: v for k, v in _tree_hashes(repo / "data").items() if not k.endswith((".gitkeep", ".gitignore"))
+                and not k.startswith(("demo/mlflow.db", "demo/mlartifacts"))}  # MLflow's store: not DVC's
+    assert any(k.startswith("demo/01_raw/vindr/train/") for k in produced)
+    assert "demo/05_model_input/padchest/labels.parquet" in produced
+    assert "demo/03_primary/vindr/pixels/64/images.npy" in produced
+    assert "demo/08_reporting/evaluation/study_table.md" in produced and "demo/06_models/vindr/random.card.json" in produced
+    assert not any(k.startswith(("demo/02_intermediate/nih", "demo/06_models/mimic_init")) for k in produced)
+
+    # ... and on another clone: the same files, nothing to reproduce, the models registered
+    clone = tmp_path / "clone"
+    _sh("git", "clone", "-q", str(repo), str(clone), cwd=tmp_path)
+    assert not (clone / "data/demo/01_raw").exists()
+    said = {c: _shell(c, cwd=clone) for section, c in documented if section == sections[1]}
+    restored = {k: v for k, v in _tree_hashes(clone / "data").items() if not k.endswith((".gitkeep", ".gitignore"))
+                and not k.startswith(("demo/mlflow.db", "demo/mlartifacts"))}
+    assert restored == produced
+    assert "up to date" in said["dvc status"], said["dvc status"]
+    assert re.search(r"[1-9]\d* registered, 0 already there", said["cxrinit-register --env demo data/demo/06_models"])
+    assert "Running stage" not in _sh("dvc", "repro", cwd=clone)
+    assert _sh("git", "status", "--porcelain", cwd=clone).strip() == ""  # nothing rewritten, dvc.lock included
 
     # One harmonization parameter changed: only the stages downstream of it rerun.
     params = repo / "conf/base/parameters_harmonization.yml"
@@ -130,29 +171,3 @@ def test_repro_is_cached_and_push_pull_restores_identical_files(tmp_path: Path) 
     changed = _sh("dvc", "repro", cwd=repo)
     assert "Running stage 'harmonization'" in changed and "Running stage 'evaluation'" in changed
     assert "Running stage 'demo'" not in changed and "Running stage 'ingestion" not in changed
-
-    produced = {k: v for k, v in _tree_hashes(repo / "data").items() if not k.endswith((".gitkeep", ".gitignore"))}
-    assert any(k.startswith("demo/01_raw/vindr/train/") for k in produced)
-    assert "demo/05_model_input/padchest/labels.parquet" in produced
-    assert "demo/03_primary/vindr/pixels/64/images.npy" in produced
-    assert "demo/08_reporting/evaluation/study_table.md" in produced and "demo/06_models/vindr/random.card.json" in produced
-    assert not any(k.startswith(("demo/02_intermediate/nih", "demo/06_models/mimic_init")) for k in produced)
-
-    # The README's round trip: commit the lock, push; a second clone pulls the same files and has nothing to do
-    _sh("git", "add", "-A", cwd=repo)
-    _sh("git", "commit", "-qm", "demo data", cwd=repo)
-    _sh("dvc", "push", cwd=repo)
-    assert (tmp_path / "cxrinit-dvc-remote").is_dir()  # the default remote: beside the checkout, shared
-
-    clone = tmp_path / "clone"
-    _sh("git", "clone", "-q", str(repo), str(clone), cwd=tmp_path)
-    assert not (clone / "data/demo/01_raw").exists()
-    _sh("dvc", "pull", cwd=clone)
-    restored = {k: v for k, v in _tree_hashes(clone / "data").items() if not k.endswith((".gitkeep", ".gitignore"))}
-    produced = {k: v for k, v in _tree_hashes(repo / "data").items() if not k.endswith((".gitkeep", ".gitignore"))
-                and not k.startswith(("demo/mlflow.db", "demo/mlartifacts"))}  # MLflow: not DVC's (cxrinit-register)
-    assert restored == produced
-    status = _sh("dvc", "status", cwd=clone)
-    assert "up to date" in status, status
-    assert "Running stage" not in _sh("dvc", "repro", cwd=clone)
-    assert _sh("git", "status", "--porcelain", cwd=clone).strip() == ""  # nothing rewritten, dvc.lock included

@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import socket
+import shlex
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import copy_project, run_kedro
+from tests.docs import doc_commands
 
 pytestmark = pytest.mark.slow
 
@@ -108,7 +110,7 @@ def forget_server(before: str | None) -> None:
 
 @pytest.fixture(scope="module")
 def server_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The server's folder: ``mlflow.db``, ``artifacts/`` (its --artifacts-destination) and ``server.log``."""
+    """The server's folder: ``mlflow.db``, ``mlartifacts/`` (its --artifacts-destination) and ``server.log``."""
     return tmp_path_factory.mktemp("mlflow_server")
 
 
@@ -118,9 +120,12 @@ def server(server_root: Path) -> Iterator[str]:
     root = server_root
     port = free_port()
     log_file = root / "server.log"
-    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-           "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-           "--artifacts-destination", str(root / "artifacts")]
+    # docs/mlflow.md's command as written, on a free port with one worker, in the server's own folder
+    documented = doc_commands("docs/mlflow.md", "tests/test_mlflow_server.py")
+    server_command = next(c for _, c in documented if c.startswith("mlflow server"))
+    cmd = [sys.executable, "-m", *shlex.split(server_command.replace("--port 5000", f"--port {port}")),
+           "--workers", "1"]
+    assert "export MLFLOW_TRACKING_URI=http://127.0.0.1:5000" in [c for _, c in documented]
     # The GenAI job runner (a huey consumer per job type) is not needed here and slows a small machine down.
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     with open(log_file, "wb") as log:
@@ -233,7 +238,7 @@ def test_artifacts_are_served(client, study: Path, server_root: Path, tmp_path: 
     # the client uploaded through the server (mlflow.yaml's local folder is not used with a server)
     exp = experiment_id(client)
     assert client.get_experiment(exp).artifact_location == f"mlflow-artifacts:/{exp}"
-    assert (server_root / "artifacts" / exp / run.info.run_id / "artifacts" / "history.json").is_file()
+    assert (server_root / "mlartifacts" / exp / run.info.run_id / "artifacts" / "history.json").is_file()
     assert not (study / "mlartifacts").exists()
     history = json.loads(Path(mlflow.artifacts.download_artifacts(
         run_id=run.info.run_id, artifact_path="history.json", dst_path=str(tmp_path / "h"))).read_text())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -10,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import run_kedro
+from tests.docs import doc_commands
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +59,10 @@ def test_a_folder_dataset_needs_configuration_only(project: Path, monkeypatch: p
     }
     for name, content in files.items():
         (local / name).write_text(yaml.safe_dump(content))
-    run_kedro(project)  # the local environment: `kedro run`, every stage
+    for _, command in doc_commands("docs/extending.md", "tests/test_own_dataset.py"):  # the local environment
+        done = subprocess.run(shlex.split(command), cwd=project, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, f"{command}:\n{done.stderr[-3000:]}"
+    assert "hospital" in yaml.safe_load((project / "dvc.yaml").read_text())["vars"][0]["sources"]
 
     manifest = pd.read_parquet(project / "data/02_intermediate/hospital/manifest.parquet")
     assert len(manifest) == 48 and set(manifest["source"]) == {"hospital"}

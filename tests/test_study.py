@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,6 +18,7 @@ from mlflow import MlflowClient
 
 from cxrinit.inference import predict_files
 from tests.conftest import TINY_DEMO, make_project, run_kedro
+from tests.docs import doc_commands
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +31,11 @@ def test_one_command_runs_the_whole_study(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.delenv("MLFLOW_TRACKING_URI")  # the project's own store (the demo's: data/demo/mlflow.db)
     project = make_project(tmp_path / "project")
     monkeypatch.chdir(project)
-    run_kedro(project, env="demo", params=QUICK)
+    ((_, command),) = doc_commands("README.md", "tests/test_study.py")
+    assert command == "kedro run --env demo"
+    run = subprocess.run([*shlex.split(command), "--params", dotted(QUICK)], cwd=project, capture_output=True,
+                         text=True, timeout=1800)
+    assert run.returncode == 0, run.stderr[-4000:]
     store = project / "data/demo/mlflow.db"
 
     table = pd.read_csv(project / "data/demo/08_reporting/evaluation/study_table.csv")
@@ -70,15 +76,15 @@ def test_one_command_runs_the_whole_study(tmp_path: Path, monkeypatch: pytest.Mo
     run_kedro(moved, env="demo", pipeline="finetuning", params=QUICK)
     assert {p: p.read_bytes() for p in cards} == cards  # nothing trained again, nothing registered again
     assert len(MlflowClient().search_model_versions(max_results=500)) == versions
-    manifest = pd.read_parquet(moved / "data/demo/02_intermediate/vindr/manifest.parquet")
-    stored = pd.read_parquet(moved / "data/demo/03_primary/vindr/pixels/64/index.parquet")
-    readable = manifest[manifest["image_id"].isin(stored.loc[stored["status"] == "ok", "image_id"])]
-    films = [moved / "data/demo/01_raw/vindr" / p for p in readable["path"][:3]]  # not the demo's broken files
-    by_name, _ = predict_files("cxrinit-vindr-random", films, tracking_uri=f"sqlite:///{store}", device="cpu")
-    by_folder, _ = predict_files(moved / "data/demo/06_models/vindr/random", films, device="cpu")
+    for _, command in doc_commands("docs/predict.md", "tests/test_study.py"):  # by name, and by cell folder
+        done = subprocess.run(shlex.split(command), cwd=moved, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+    by_name, by_folder = pd.read_csv(moved / "predictions.csv"), pd.read_csv(moved / "from_folder.csv")
     probs = [c for c in by_name.columns if c.startswith("prob_")]
-    assert len(by_name) == 3
+    assert len(by_name) >= 1 and list(by_name["image_id"]) == list(by_folder["image_id"])
     np.testing.assert_allclose(by_name[probs].to_numpy(), by_folder[probs].to_numpy(), atol=1e-5)
+    by_folder = by_folder.set_index("image_id")
+    films = [moved / "data/demo/01_raw/vindr/test" / f"{i}.dicom" for i in by_folder.index[:3]]
 
     # A clone that got the cells from `dvc pull` but not the MLflow store: cxrinit-register fills its registry
     clone = tmp_path / "clone"
@@ -97,6 +103,18 @@ def test_one_command_runs_the_whole_study(tmp_path: Path, monkeypatch: pytest.Mo
     assert len(client.search_model_versions("name='cxrinit-vindr-random'")) == 1
     films = [clone / f.relative_to(moved) for f in films]
     again, _ = predict_files("cxrinit-vindr-random", films, tracking_uri=f"sqlite:///{store}", device="cpu")
-    np.testing.assert_allclose(again[probs].to_numpy(), by_folder[probs].to_numpy(), atol=1e-5)
+    want = by_folder.loc[[Path(f).stem for f in films], probs]
+    np.testing.assert_allclose(again[probs].to_numpy(), want.to_numpy(), atol=1e-5)
     assert {p: p.read_bytes() for p in (clone / "data/demo/06_models").rglob("*.card.json")} == \
         {clone / p.relative_to(moved): b for p, b in cards.items()}  # the cards stay as DVC restored them
+
+
+def dotted(params: dict, prefix: str = "") -> str:
+    """Nested parameters as ``kedro run --params`` takes them: ``a.b=1,a.c=2``."""
+    items = []
+    for key, value in params.items():
+        if isinstance(value, dict):
+            items.append(dotted(value, f"{prefix}{key}."))
+        else:
+            items.append(f"{prefix}{key}={value}")
+    return ",".join(items)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import shlex
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +14,7 @@ import pytest
 
 from cxrinit.datasets import StoreSet
 from tests.conftest import copy_project, run_kedro
+from tests.docs import doc_commands, with_env
 
 SOURCES = ("vindr", "nih", "chexpert", "mimic", "uka", "padchest")
 
@@ -156,10 +160,13 @@ def test_a_tree_without_its_images_costs_no_disk_says_so_last_and_still_harmoniz
     images = project / "data/demo/03_primary/nih/pixels/64/images.npy"
     assert images.stat().st_blocks * 512 < images.stat().st_size / 4  # holes, not zeros written
 
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(project)
-        run_kedro(project, env="demo", pipeline="harmonization", namespaces=["nih"],
-                  params={"harmonization": {"use_pixel_store": False}})
+    # docs/datasets.md's two commands (manifest only, then harmonization without the store), on the demo
+    shutil.rmtree(project / "data/demo/03_primary/nih")
+    for _, command in doc_commands("docs/datasets.md", "tests/pipelines/test_ingestion_pipeline.py"):
+        done = subprocess.run(shlex.split(with_env(command, "demo")), cwd=project, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert not (project / "data/demo/03_primary/nih").exists()  # the manifest alone: no store was written
     labels = pd.read_parquet(project / "data/demo/05_model_input/nih/labels.parquet")
     drops = _drops(project / "data/demo/08_reporting/harmonization/nih_drops.parquet")
     assert len(labels) > 0 and "not_stored" not in set(drops["reason"])
