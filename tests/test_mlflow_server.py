@@ -203,7 +203,7 @@ def test_child_runs_filter_by_init_and_source(client) -> None:
     assert random.data.tags["mlflow.parentRunId"] == parent.info.run_id
     assert random.data.tags["kedro.parent_run"] == parent.info.run_id
     assert random.info.status == "FINISHED"
-    assert random.data.params["img_size"] == "64"
+    assert random.data.params["finetuning.img_size"] == "64"  # the name the parent run uses
     assert {"train_loss", "val_auroc_mean"} <= set(random.data.metrics)
 
     trained = client.search_runs(ids, "tags.source = 'vindr' and tags.stage = 'finetuning' "
@@ -254,7 +254,20 @@ def test_artifacts_are_served(client, study: Path, server_root: Path, tmp_path: 
         run_id=evaluation.info.run_id, artifact_path="evaluation/study_table.csv", dst_path=str(tmp_path / "e")))
     local = pd.read_csv(study / "data/demo/08_reporting/evaluation/study_table.csv")
     pd.testing.assert_frame_equal(served, local)
-    assert set(served["init"]) == {"random", "mimic"} and set(served["source"]) == {"vindr"}
+    trained = served[served["status"] == "trained"]
+    assert set(trained["init"]) == {"random", "mimic"} and set(trained["source"]) == {"vindr"}
+    skipped = served[(served["status"] == "skipped") & (served["source"] == "vindr")]  # configured, not trained: why
+    assert set(skipped["init"]) == {"dinov2", "imagenet21k"} and skipped["note"].str.contains("registry").all()
+    assert "evaluation/study_table.json" in tables  # the MLflow table artifact of the same rows
+    # each cell's headline test metrics on its own run: MLflow's compare view puts the inits side by side
+    cells = {r.data.tags["init"]: r for r in client.search_runs(
+        [experiment_id(client)], "tags.stage = 'finetuning' and tags.source = 'vindr' and attributes.status = 'FINISHED'")}
+    for init in ("random", "mimic"):
+        metrics = cells[init].data.metrics
+        assert {"test_auroc_mean", "test_n_images"} <= set(metrics)
+        assert metrics["test_n_images"] == trained["n_images"].iloc[0]
+        assert any(k.startswith("test_auroc_") and k != "test_auroc_mean" for k in metrics)  # one per finding
+    assert evaluation.data.tags["provenance.synthetic_data"] == "true"
 
 
 def test_registered_models_aliases_and_lineage(client) -> None:
@@ -262,28 +275,29 @@ def test_registered_models_aliases_and_lineage(client) -> None:
     import torch
 
     names = {m.name for m in client.search_registered_models()}
-    assert {"cxrinit-vindr-random", "cxrinit-vindr-mimic", "cxrinit-init-mimic-vindr"} <= names
-    assert not any(n.startswith(("cxrinit-nih-", "cxrinit-vindr-dinov2", "cxrinit-vindr-imagenet21k")) for n in names)
+    assert {"demo-cxrinit-vindr-random", "demo-cxrinit-vindr-mimic", "demo-cxrinit-init-mimic-vindr"} <= names
+    assert not any(n.startswith(("demo-cxrinit-nih-", "demo-cxrinit-vindr-dinov2", "demo-cxrinit-vindr-imagenet21k"))
+                   for n in names)
 
-    init = client.get_model_version_by_alias("cxrinit-init-mimic-vindr", "best")
+    init = client.get_model_version_by_alias("demo-cxrinit-init-mimic-vindr", "best")
     pretrained = one_run(client, "tags.stage = 'pretraining' and tags.source = 'vindr'")
     assert init.run_id == pretrained.info.run_id
     assert init.tags["lineage.init"] == "random" and init.tags["lineage.trained_on"] == "mimic/train"
 
-    tuned = client.get_model_version_by_alias("cxrinit-vindr-mimic", "best")
+    tuned = client.get_model_version_by_alias("demo-cxrinit-vindr-mimic", "best")
     assert tuned.tags["lineage.init"] == "mimic"
-    assert tuned.tags["lineage.from_model"] == f"cxrinit-init-mimic-vindr/{init.version}"
+    assert tuned.tags["lineage.from_model"] == f"demo-cxrinit-init-mimic-vindr/{init.version}"
     # the fine-tune kept the initialization's label set
     assert json.loads(tuned.tags["findings"]) == json.loads(init.tags["findings"])
 
-    best = client.get_model_version_by_alias("cxrinit-vindr-random", "best")
+    best = client.get_model_version_by_alias("demo-cxrinit-vindr-random", "best")
     contract = json.loads(best.tags["input_contract"])
     findings = json.loads(best.tags["findings"])
     assert best.tags["selection_metric"] == "val_auroc_mean"  # the demo VinDr has a validation split
     assert 0.0 <= float(best.tags["val_auroc_mean"]) <= 1.0
     assert best.tags["val_auroc_mean"] == best.tags["selection_value"]
     # the pt2 model comes back through the server's artifact proxy and predicts one logit per finding
-    model = mlflow.pytorch.load_model("models:/cxrinit-vindr-random@best")
+    model = mlflow.pytorch.load_model("models:/demo-cxrinit-vindr-random@best")
     x = torch.from_numpy(np.random.default_rng(0).random((3, 3, contract["size"], contract["size"]), np.float32))
     with torch.no_grad():
         out = model(x)

@@ -231,7 +231,7 @@ def test_every_requested_extra_exists_and_every_catalog_dataset_type_is_installe
         for entry in (yaml.safe_load(path.read_text()) or {}).values():
             types |= {entry["type"], *([entry["dataset"]["type"]] if "dataset" in entry else [])}
     for name in types:
-        module, _, cls = (name if name.startswith("cxrinit.") else f"kedro_datasets.{name}").rpartition(".")
+        module, _, cls = (name if name.startswith(("cxrinit.", "kedro.")) else f"kedro_datasets.{name}").rpartition(".")
         assert hasattr(importlib.import_module(module), cls), name
 
 

@@ -38,22 +38,30 @@ def test_one_command_runs_the_whole_study(tmp_path: Path, monkeypatch: pytest.Mo
     assert run.returncode == 0, run.stderr[-4000:]
     store = project / "data/demo/mlflow.db"
 
-    table = pd.read_csv(project / "data/demo/08_reporting/evaluation/study_table.csv")
-    cells = set(zip(table["source"], table["init"]))
+    table = pd.read_csv(project / "data/demo/08_reporting/evaluation/study_table.csv", keep_default_na=False)
+    trained = table[table["status"] == "trained"]
+    cells = set(zip(trained["source"], trained["init"]))
     assert {(s, "random") for s in SOURCES} <= cells
     assert {(s, "mimic") for s in SOURCES if s != "mimic"} <= cells
     assert not any(init in {"dinov2", "imagenet21k"} for _, init in cells)
+    skipped = table[table["status"] == "skipped"]  # the arms the study is about are listed, with why
+    assert set(zip(skipped["source"], skipped["init"])) == {(s, i) for s in SOURCES for i in ("dinov2", "imagenet21k")}
+    assert all(f"finetuning.registry.{i}.file" in n for i, n in zip(skipped["init"], skipped["note"]))
+    assert (table["environment"] == "demo").all() and (table["synthetic_data"] == "True").all()
     report = (project / "data/demo/08_reporting/evaluation/study_table.md").read_text()
-    assert report.startswith("## Mean over findings")
+    assert report.startswith("# Study table\n\n**SYNTHETIC DEMO DATA (not radiographs) · Kedro environment demo")
+    assert "### Skipped arms" in report and "test images of" in report
     for init in ("dinov2", "imagenet21k"):
         card = json.loads((project / f"data/demo/06_models/vindr/{init}.card.json").read_text())
         assert card["skipped"] and f"finetuning.registry.{init}.file" in card["reason"]
+    card = json.loads((project / "data/demo/06_models/vindr/random.card.json").read_text())
+    assert card["provenance"]["synthetic"] is True and card["provenance"]["environment"] == "demo"
 
     mlflow.set_tracking_uri(f"sqlite:///{store}")
     client = MlflowClient()
     names = {m.name for m in client.search_registered_models(max_results=100)}
-    assert {f"cxrinit-{s}-random" for s in SOURCES} <= names
-    assert {f"cxrinit-init-mimic-{s}" for s in SOURCES if s != "mimic"} <= names
+    assert {f"demo-cxrinit-{s}-random" for s in SOURCES} <= names
+    assert {f"demo-cxrinit-init-mimic-{s}" for s in SOURCES if s != "mimic"} <= names
     experiment = client.get_experiment_by_name("cxrinit")
     parents = client.search_runs([experiment.experiment_id], "tags.stage = 'kedro_run'")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
@@ -79,6 +87,7 @@ def test_one_command_runs_the_whole_study(tmp_path: Path, monkeypatch: pytest.Mo
     for _, command in doc_commands("docs/predict.md", "tests/test_study.py"):  # by name, and by cell folder
         done = subprocess.run(shlex.split(command), cwd=moved, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
+        assert "trained on the synthetic demo data" in done.stderr
     by_name, by_folder = pd.read_csv(moved / "predictions.csv"), pd.read_csv(moved / "from_folder.csv")
     probs = [c for c in by_name.columns if c.startswith("prob_")]
     assert len(by_name) >= 1 and list(by_name["image_id"]) == list(by_folder["image_id"])
@@ -100,9 +109,9 @@ def test_one_command_runs_the_whole_study(tmp_path: Path, monkeypatch: pytest.Mo
     assert said == [(str(trained), "0"), ("0", str(trained))]
     store = clone / "data/demo/mlflow.db"
     client = MlflowClient(tracking_uri=f"sqlite:///{store}", registry_uri=f"sqlite:///{store}")
-    assert len(client.search_model_versions("name='cxrinit-vindr-random'")) == 1
+    assert len(client.search_model_versions("name='demo-cxrinit-vindr-random'")) == 1
     films = [clone / f.relative_to(moved) for f in films]
-    again, _ = predict_files("cxrinit-vindr-random", films, tracking_uri=f"sqlite:///{store}", device="cpu")
+    again, _ = predict_files("demo-cxrinit-vindr-random", films, tracking_uri=f"sqlite:///{store}", device="cpu")
     want = by_folder.loc[[Path(f).stem for f in films], probs]
     np.testing.assert_allclose(again[probs].to_numpy(), want.to_numpy(), atol=1e-5)
     assert {p: p.read_bytes() for p in (clone / "data/demo/06_models").rglob("*.card.json")} == \

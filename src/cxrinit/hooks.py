@@ -1,8 +1,9 @@
 """Project hooks: checks that need the pipeline about to run, and one MLflow parent run per ``kedro run``.
 
 Before the first node: a demo run outside the demo environment is refused (its roots may hold real
-data), and every source root the run reads must exist (all missing ones are listed at once, each with
-its format's expected layout). Then the parent run opens, tagged with what runs where, with the
+data), the dataset ``provenance`` (environment, git commit, synthetic or real data) joins the catalog,
+and every source root the run reads must exist (all missing ones are listed at once, each with its
+format's expected layout). Then the parent run opens, tagged with what runs where, with the
 resolved parameters (the label ontology as an artifact).
 """
 
@@ -16,6 +17,7 @@ from kedro.framework.hooks import hook_impl
 
 from cxrinit import logs, tracking
 from cxrinit.config import PRETRAINED_INIT, demo_disabled_message
+from cxrinit.provenance import Provenance
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,8 @@ class ProjectHooks:
         self._config: tracking.TrackingConfig | None = None
         self._context: Any = None
         self._params: dict[str, Any] = {}
+        self._globals: dict[str, Any] = {}
+        self._provenance: Provenance | None = None
         self._notices: EndOfRunNotices | None = None
 
     @hook_impl
@@ -71,6 +75,7 @@ class ProjectHooks:
         self._context = context
         self._config = tracking.load_config(Path(context.project_path), getattr(context, "env", None))
         self._params = dict(context.config_loader["parameters"])
+        self._globals = dict(context.config_loader["globals"])
         if not self._config.enabled:
             return
         if self._config.tracking_uri.startswith("sqlite:///"):  # SQLite creates the file, not its folder
@@ -90,6 +95,10 @@ class ProjectHooks:
         path = logs.start_run_log(project, session)
         log.info("this run logs to %s", path.relative_to(project) if path.is_relative_to(project) else path)
         self._check_demo(pipeline, run_params.get("env"))
+        # The dataset `provenance` (every table, figure, card and registered model carries it)
+        env = run_params.get("env") or getattr(self._context, "env", None)
+        self._provenance = Provenance.of(project, env, self._globals)
+        catalog.save("provenance", self._provenance)
         self._check_roots(pipeline, catalog)
         self._check_architectures(pipeline)
         self._notices = EndOfRunNotices()
@@ -173,6 +182,7 @@ class ProjectHooks:
             "kedro.namespaces": ",".join(run_params.get("namespaces") or []) or "all",
             "kedro.tags": ",".join(run_params.get("tags") or []) or "all",
             "mlflow.source.git.commit": tracking.git_commit(self._config.project_path),
+            **(self._provenance.tags() if self._provenance is not None else {}),
         })
         params = {k: v for k, v in self._params.items() if k != "labels"}
         mlflow.log_params(tracking.flatten_params(params))

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from cxrinit.evaluation import (PAPER, bootstrap_metrics, evaluate_study, plot_difference_heatmap, plot_forest,
-                                plot_roc_curves, results_table, summarize_bootstrap)
+from cxrinit.evaluation import (PAPER, bootstrap_metrics, evaluate_study, finding_table, plot_difference_heatmap,
+                                plot_forest, plot_roc_curves, summarize_bootstrap)
 
 
 def test_undefined_findings_are_nan_and_skipped_by_the_mean(make_predictions):
@@ -64,17 +64,21 @@ def test_tables_markdown_and_figures_render(make_predictions, options):
     assert list(table[["source", "init"]].itertuples(index=False, name=None)) == [
         ("vindr", "dinov2"), ("vindr", "imagenet21k"), ("vindr", "mimic"), ("nih", "dinov2"), ("nih", "imagenet21k")]
     assert {"auroc_mean", "auroc_sd", "auroc_ci_low", "auroc_ci_high", "accuracy_mean", "sensitivity_mean",
-            "specificity_mean", "p_vs_mimic", "p_adj_vs_mimic"} <= set(table.columns)
+            "specificity_mean", "p_vs_mimic", "p_adj_vs_mimic", "n_images", "n_patients", "n_findings",
+            "findings", "status"} <= set(table.columns)
     assert table["auroc_mean"].between(0, 1).all()
+    assert (table["findings"] == "cardiomegaly;effusion").all() and (table["status"] == "trained").all()
     assert len(out["finding_table"]) == 2 * 3 + 2 * 2
+    assert {"n_pos", "n_neg"} <= set(out["finding_table"].columns)
     md = out["markdown"]
-    assert md.count("\n## ") == 2 and "| vindr | dinov2 |" in md and "±" in md and "p vs imagenet21k" in md
+    assert md.count("\n## ") == 2 and "| dinov2 |" in md and "±" in md and "p vs imagenet21k" in md
+    assert "## vindr: 40 test images of" in md and "## nih: 30 test images of" in md
     # the same file names as the pipeline writes (data/08_reporting/evaluation/figures/)
     assert set(out["figures"]) >= {"roc_vindr.png", "roc_nih.png", "forest.png", "auroc_differences.png"}
     for fig in out["figures"].values():
         assert isinstance(fig, Figure)
         fig.canvas.draw()  # actually renders (Agg)
-    assert len(results_table(out["summary"], None)) == 5
+    assert len(finding_table(out["summary"])) == 10
 
 
 @pytest.mark.parametrize("ci, label", [(0.95, "95%"), (0.8, "80%"), (0.999, "99.9%")])

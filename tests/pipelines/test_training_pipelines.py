@@ -79,17 +79,18 @@ def test_mlflow_holds_parent_and_child_runs_metrics_and_registered_models(traine
     assert cell.data.tags["kedro.parent_run"] in {r.info.run_id for r in parents}
     history = client.get_metric_history(cell.info.run_id, "train_loss")
     assert [m.step for m in history] == [1, 2]
-    assert {"train.lr", "contract.size", "findings"} <= set(cell.data.params)
+    assert {"finetuning.train.lr", "cell.contract.size", "cell.findings", "finetuning.img_size"} <= set(cell.data.params)
     skipped = client.search_runs([experiment.experiment_id], "tags.init = 'dinov2' and tags.skipped = 'true'")
     assert len(skipped) == len(SOURCES)
 
-    for name in ("cxrinit-vindr-random", "cxrinit-vindr-mimic", "cxrinit-uka-mimic", "cxrinit-init-mimic-vindr"):
+    for name in ("demo-cxrinit-vindr-random", "demo-cxrinit-vindr-mimic", "demo-cxrinit-uka-mimic",
+                 "demo-cxrinit-init-mimic-vindr"):
         version = client.get_model_version_by_alias(name, "best")
         assert json.loads(version.tags["findings"])
         assert json.loads(version.tags["input_contract"])["size"] == 64
         assert json.loads(version.tags["preprocessing"])["store_size"] == 64
-    lineage = client.get_model_version_by_alias("cxrinit-vindr-mimic", "best").tags["lineage.from_model"]
-    assert lineage.startswith("cxrinit-init-mimic-vindr/")
+    lineage = client.get_model_version_by_alias("demo-cxrinit-vindr-mimic", "best").tags["lineage.from_model"]
+    assert lineage.startswith("demo-cxrinit-init-mimic-vindr/")
     evaluation = [r for r in parents if r.data.tags["kedro.pipeline"] == "evaluation"][0]
     artifacts = {a.path for a in client.list_artifacts(evaluation.info.run_id, "evaluation")}
     assert "evaluation/study_table.csv" in artifacts and "evaluation/forest.png" in artifacts
@@ -99,10 +100,10 @@ def test_registered_model_reloads_and_predicts_the_same(trained: tuple[Path, str
     project, uri = trained
     mlflow.set_tracking_uri(uri)
     client = MlflowClient()
-    version = client.get_model_version_by_alias("cxrinit-uka-random", "best")
+    version = client.get_model_version_by_alias("demo-cxrinit-uka-random", "best")
     contract = json.loads(version.tags["input_contract"])
     findings = json.loads(version.tags["findings"])
-    model = mlflow.pytorch.load_model("models:/cxrinit-uka-random@best")
+    model = mlflow.pytorch.load_model("models:/demo-cxrinit-uka-random@best")
     predictions = pd.read_parquet(project / "data/demo/07_model_output/uka/random/predictions.parquet")
     test = predictions[predictions["split"] == "test"]
     store = StoreSet(project / "data/demo/03_primary/uka/pixels")[64]
@@ -137,7 +138,11 @@ def test_one_source_runs_alone_through_every_stage(tiny_demo: Path, tmp_path: Pa
     assert not (project / "data/demo/02_intermediate/vindr").exists()
     assert not _card(project, "random", "nih")["skipped"]
     assert "run `kedro run --pipelines pretraining` first" in _card(project, "mimic", "nih")["reason"]
-    table = pd.read_csv(project / "data/demo/08_reporting/evaluation/study_table.csv")
-    assert set(zip(table["source"], table["init"])) == {("nih", "random")}
+    table = pd.read_csv(project / "data/demo/08_reporting/evaluation/study_table.csv", keep_default_na=False)
+    trained = table[table["status"] == "trained"]
+    assert set(zip(trained["source"], trained["init"])) == {("nih", "random")}
+    notes = dict(zip(zip(table["source"], table["init"]), table["note"]))  # every configured arm, with why
+    assert "run `kedro run --pipelines pretraining` first" in notes["nih", "mimic"]
+    assert notes["vindr", "random"] == "not trained yet: run `kedro run --pipelines finetuning --namespaces vindr.random`"
     prevalence = pd.read_csv(project / "data/demo/08_reporting/harmonization/prevalence.csv")
     assert set(prevalence["source"]) == {"nih"}

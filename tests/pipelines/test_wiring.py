@@ -19,6 +19,7 @@ from cxrinit.config import ProjectSettings, validate_parameters
 from cxrinit.pipelines.layout import StudyLayout, activate
 from cxrinit.pipelines import evaluation, finetuning, harmonization, ingestion, pretraining
 from cxrinit.pipeline_registry import register_pipelines
+from cxrinit.provenance import Provenance
 from cxrinit.tracking import TrackingConfig
 from tests.config.test_settings import parameters
 
@@ -124,13 +125,15 @@ def test_evaluation_runs_in_memory_for_any_source_names() -> None:
     catalog = DataCatalog({
         "params:evaluation": MemoryDataset(settings.evaluation.model_copy(update={"n_resamples": 40})),
         "tracking": MemoryDataset(TrackingConfig(False, "sqlite:///unused.db", None, "x"), copy_mode="assign"),
+        "provenance": MemoryDataset(Provenance(environment="test")),
         **{f"{s}.{i}.predictions": MemoryDataset(_predictions(k, 10 + j, 0.6 if i == "dinov2" else 0.2))
            for k, s in enumerate(layout.sources) for j, i in enumerate(layout.inits)},
+        **{f"{s}.{i}.card": MemoryDataset({"skipped": False}) for s in layout.sources for i in layout.inits},
     })
     SequentialRunner().run(evaluation.create_pipeline(layout), catalog)
     table = catalog.load("study_table")
     assert set(zip(table["source"], table["init"])) == {(s, i) for s in layout.sources for i in layout.inits}
-    assert "p_vs_random" in table.columns
+    assert "p_vs_random" in table.columns and (table["environment"] == "test").all()
     assert "95% percentile interval" in catalog.load("study_report")
 
 
@@ -146,7 +149,8 @@ def test_environments_never_share_outputs(project: Path, monkeypatch: pytest.Mon
         with KedroSession.create(project_path=project, env=env) as session:
             context = session.load_context()
             catalog = context.catalog
-            names = {d for d in pipelines["__default__"].datasets() if not d.startswith("params:") and d != "tracking"}
+            names = {d for d in pipelines["__default__"].datasets()
+                     if not d.startswith("params:") and d not in ("tracking", "provenance")}
             for name in names:
                 dataset = catalog.get(name)
                 where = getattr(dataset, "_filepath", None) or getattr(dataset, "_path", None) or getattr(

@@ -5,8 +5,9 @@ Stages, each a plain function on DataFrames (one source at a time where marked):
 1. :func:`bootstrap_metrics` (per source) -> ``points, replicates``
 2. :func:`summarize_bootstrap` -> ``summary`` (point, mean ± SD, percentile interval)
 3. :func:`compare_models` (per source) -> pairwise p-values; :func:`adjust_comparisons` (all sources)
-4. :func:`results_table` / :func:`results_markdown`; :func:`plot_roc_curves`, :func:`plot_forest`,
-   :func:`plot_difference_heatmap`
+4. :func:`comparison_sets` / :func:`set_summary` (the findings each mean and p-value share), then
+   :func:`study_table`, :func:`finding_table`, :func:`study_markdown`; :func:`plot_roc_curves`,
+   :func:`plot_forest`, :func:`plot_difference_heatmap`
 
 :func:`evaluate_source` (per source) and :func:`summarize_study` (all sources) orchestrate them, as the
 Kedro pipeline does; :func:`evaluate_study` runs both in one call.
@@ -48,9 +49,14 @@ _EXPORTS = {
     "evaluate_source": "study",
     "evaluate_study": "study",
     "summarize_study": "study",
+    "arms_table": "study",
+    "ComparisonSet": "sets",
+    "comparison_sets": "sets",
+    "set_summary": "sets",
+    "finding_table": "tables",
     "format_results": "tables",
-    "results_markdown": "tables",
-    "results_table": "tables",
+    "study_markdown": "tables",
+    "study_table": "tables",
     "to_markdown": "tables",
 }
 __all__ = sorted(_EXPORTS)
@@ -65,5 +71,6 @@ if TYPE_CHECKING:
     from .plots import plot_difference_heatmap, plot_forest, plot_roc_curves
     from .predictions import MEAN, align_split, validate_predictions
     from .resampling import Resamples, draw_resamples
-    from .study import DEFAULTS, PAPER, SourceResult, evaluate_source, evaluate_study, summarize_study
-    from .tables import format_results, results_markdown, results_table, to_markdown
+    from .sets import ComparisonSet, comparison_sets, set_summary
+    from .study import DEFAULTS, PAPER, SourceResult, arms_table, evaluate_source, evaluate_study, summarize_study
+    from .tables import finding_table, format_results, study_markdown, study_table, to_markdown

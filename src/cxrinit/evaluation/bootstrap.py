@@ -55,11 +55,14 @@ def val_thresholds(val: AlignedSplit) -> dict[str, np.ndarray]:
         raise ValueError(f"source {val.source!r}: no 'val' rows in the predictions; threshold='val_youden' needs"
                          " validation predictions (or use threshold='test_youden_per_resample')")
     out = {init: np.full(len(val.findings), np.nan) for init in val.inits}
+    single: dict[str, str] = {}
     for (m, f), g in _groups(val).items():
         out[val.inits[m]][f] = g.youden()
         if np.isnan(out[val.inits[m]][f]):
-            log.warning("source %s, init %s: finding %s has a single class in the validation split (%d pos, %d neg);"
-                        " its thresholded metrics are NaN", val.source, val.inits[m], val.findings[f], g.n_pos, g.n_neg)
+            single[val.findings[f]] = f"{val.findings[f]} ({g.n_pos} pos, {g.n_neg} neg)"
+    if single:  # one line per source: the study table's footnotes list them again
+        log.warning("source %s: %d finding(s) have a single class in the validation split, so no threshold and "
+                    "n/a accuracy, sensitivity and specificity: %s", val.source, len(single), ", ".join(single.values()))
     return out
 
 
@@ -162,24 +165,30 @@ def bootstrap_metrics(predictions: Mapping[str, pd.DataFrame], *, source: str, n
 
 
 def points_frame(test: AlignedSplit, point: Mapping[str, np.ndarray]) -> pd.DataFrame:
-    """Tidy point estimates; the ``"mean"`` row averages the init's defined findings (``n_findings``)."""
+    """Tidy point estimates; the ``"mean"`` row averages the init's defined findings (``n_findings``).
+
+    Every row carries the test split's ``n_images`` and ``n_patients``; finding rows their class counts
+    (``n_pos``, ``n_neg``, ``n_masked``: unannotated).
+    """
     rows = []
+    n = {"n_images": test.n_images, "n_patients": int(len(np.unique(test.patient_ids)))}
+    undefined: set[str] = set()
     for m, init in enumerate(test.inits):
         own = [test.findings.index(f) for f in test.has[init]]
         for f in own:
             lab = test.labels[:, f]
             rows.append({"source": test.source, "init": init, "finding": test.findings[f],
                          "n_pos": int((lab == 1).sum()), "n_neg": int((lab == 0).sum()),
-                         "n_masked": int(np.isnan(lab).sum()), "n_findings": 1,
+                         "n_masked": int(np.isnan(lab).sum()), "n_findings": 1, **n,
                          **{k: float(point[k][m, f]) for k in (*METRICS, "threshold")}})
         auc = point["auroc"][m, own]
+        undefined |= {test.findings[f] for f, a in zip(own, auc) if np.isnan(a)}
         rows.append({"source": test.source, "init": init, "finding": MEAN, "n_pos": np.nan, "n_neg": np.nan,
-                     "n_masked": np.nan, "n_findings": int((~np.isnan(auc)).sum()),
+                     "n_masked": np.nan, "n_findings": int((~np.isnan(auc)).sum()), **n,
                      **{k: float(_nanmean(point[k][m, own], 0)) for k in METRICS}, "threshold": np.nan})
-        if (~np.isnan(auc)).sum() < len(own):
-            log.warning("source %s, init %s: %d of %d findings have a single class in the test set;"
-                        " the mean skips them",
-                        test.source, init, len(own) - int((~np.isnan(auc)).sum()), len(own))
+    if undefined:  # one line per source: the study table's footnotes list them again
+        log.warning("source %s: %d finding(s) have a single class in the test split, so an undefined AUROC that "
+                    "the means skip: %s", test.source, len(undefined), ", ".join(sorted(undefined)))
     return pd.DataFrame(rows)
 
 
@@ -198,16 +207,17 @@ def replicates_frame(test: AlignedSplit, reps: Mapping[str, np.ndarray]) -> pd.D
     return pd.concat(parts, ignore_index=True)
 
 
-def summarize_bootstrap(points: pd.DataFrame, replicates: pd.DataFrame, ci: float = 0.95) -> pd.DataFrame:
+def summarize_bootstrap(points: pd.DataFrame, replicates: pd.DataFrame, ci: float = 0.95,
+                        keys: tuple[str, ...] = ("source", "init", "finding")) -> pd.DataFrame:
     """Point, mean, SD (ddof=1) and percentile interval of every metric, in long form.
 
-    One row per (source, init, finding, metric); statistics over the resamples where the metric is
-    defined (``n_defined`` of ``n_resamples``), all NaN when it never is. ``ci_level`` carries ``ci``
-    so that every table and figure made from the summary states the interval it shows.
+    One row per (``keys``, metric); statistics over the resamples where the metric is defined
+    (``n_defined`` of ``n_resamples``), all NaN when it never is. ``ci_level`` carries ``ci`` so that
+    every table and figure made from the summary states the interval it shows.
     """
     if not 0 < ci < 1:
         raise ValueError(f"ci must be in (0, 1), got {ci}")
-    keys = ["source", "init", "finding"]
+    keys = list(keys)
     metrics = [k for k in METRICS if k in replicates.columns]
     long = replicates.melt(id_vars=[*keys, "resample"], value_vars=metrics, var_name="metric")
     lo, hi = 100 * (1 - ci) / 2, 100 * (1 + ci) / 2

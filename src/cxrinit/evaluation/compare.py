@@ -26,6 +26,8 @@ from .multiplicity import adjust_p
 from .predictions import MEAN, align_split
 
 P_COLUMNS = ("p_greater", "p_less", "p_two_sided", "p_delong")
+#: Separates the findings of a comparison in the ``findings`` column.
+FINDING_SEP = ";"
 
 
 def bootstrap_p_values(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
@@ -47,6 +49,8 @@ def compare_models(predictions: Mapping[str, pd.DataFrame], points: pd.DataFrame
                    source: str, ci: float = 0.95) -> pd.DataFrame:
     """Every pair of inits on one source, per common finding and for their mean AUROC.
 
+    ``findings`` names what each row compares: the finding, or (mean rows) the common findings joined
+    by ``;`` — the comparison set the study table shows the pair under (:mod:`.sets`).
     ``points``/``replicates``: from :func:`.bootstrap.bootstrap_metrics` for this source. The mean
     is recomputed per resample over the findings the pair shares (NaN findings skipped).
     """
@@ -78,6 +82,7 @@ def compare_models(predictions: Mapping[str, pd.DataFrame], points: pd.DataFrame
             d = d[~np.isnan(d)]
             rows.append({
                 "source": source, "finding": f, "init_a": a, "init_b": b, "n_findings": len(common) if f == MEAN else 1,
+                "findings": FINDING_SEP.join(common) if f == MEAN else f,
                 "auroc_a": pa, "auroc_b": pb, "diff": pa - pb,
                 "diff_mean": d.mean() if len(d) else np.nan,
                 "diff_ci_low": np.percentile(d, lo) if len(d) else np.nan,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -18,11 +19,25 @@ from .metrics import auroc
 from .predictions import MEAN, align_split
 from .tables import ci_label
 
+if TYPE_CHECKING:
+    from cxrinit.provenance import Provenance
+
 
 def _colors(inits: list[str]) -> dict[str, tuple]:
     from matplotlib import colormaps
     cmap = colormaps["tab10"]
     return {init: cmap(i % 10) for i, init in enumerate(inits)}
+
+
+def footer(fig: Figure, *lines: str, provenance: Provenance | None = None) -> None:
+    """Small print under a figure: what it rests on (n) and where it came from (the demo marker)."""
+    text = [line for line in lines if line]
+    if provenance is not None:
+        text.append(provenance.line())
+    if text:
+        fig.text(0.01, 0.005, "\n".join(text), fontsize=7, ha="left", va="bottom",
+                 color="firebrick" if provenance is not None and provenance.synthetic else "0.3")
+        fig.get_layout_engine().set(rect=(0, 0.03 + 0.025 * len(text), 1, 0.97 - 0.025 * len(text)))
 
 
 def significance_marks(p: float) -> str:
@@ -32,13 +47,15 @@ def significance_marks(p: float) -> str:
     return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
 
 
-def plot_roc_curves(predictions: Mapping[str, pd.DataFrame], *, source: str, max_cols: int = 4) -> Figure:
-    """Test-set ROC curves of one source: a panel per finding, a curve per init (AUROC in the legend)."""
+def plot_roc_curves(predictions: Mapping[str, pd.DataFrame], *, source: str, max_cols: int = 4,
+                    provenance: Provenance | None = None) -> Figure:
+    """Test-set ROC curves of one source: a panel per finding (its positives / negatives in the title),
+    a curve per init (AUROC in the legend); the footer gives n and ``provenance``."""
     test = align_split(predictions, "test", source)
     n = len(test.findings)
     cols = min(max_cols, n)
     rows = math.ceil(n / cols)
-    fig = Figure(figsize=(3.2 * cols, 3.2 * rows), layout="constrained")
+    fig = Figure(figsize=(max(6.5, 3.2 * cols), 3.2 * rows + 0.8), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     colors = _colors(list(test.inits))
     for ax, (j, finding) in zip(axes, enumerate(test.findings)):
@@ -54,56 +71,77 @@ def plot_roc_curves(predictions: Mapping[str, pd.DataFrame], *, source: str, max
             ax.plot(fpr, tpr, color=colors[init], lw=1.2,
                     label=f"{init} ({auroc(labels, test.scores[init][:, j]):.3f})")
         ax.plot([0, 1], [0, 1], ls="--", lw=0.8, color="0.6")
-        ax.set(title=finding, xlim=(0, 1), ylim=(0, 1.01), aspect="equal")
+        ax.set(xlim=(0, 1), ylim=(0, 1.01), aspect="equal")
+        ax.set_title(f"{finding}\n{int((labels == 1).sum())} pos / {int((labels == 0).sum())} neg", fontsize=9)
         ax.set_xlabel("1 - specificity", fontsize=8)
         ax.set_ylabel("sensitivity", fontsize=8)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="lower right")
     for ax in axes[n:]:
         ax.set_visible(False)
-    fig.suptitle(f"{source}: test ROC curves")
+    fig.suptitle(f"{source}: ROC curves on the test split ({test.n_images} images, "
+                 f"{len(np.unique(test.patient_ids))} patients)")
+    footer(fig, "AUROC on the full test split in the legend; dashed: chance", provenance=provenance)
     return fig
 
 
-def plot_forest(summary: pd.DataFrame, *, metric: str = "auroc", finding: str = MEAN) -> Figure:
-    """Bootstrap mean and percentile interval (the summary's ``ci_level``) of ``metric`` per source and init."""
-    rows = summary[(summary["metric"] == metric) & (summary["finding"] == finding)]
+def plot_forest(summary: pd.DataFrame, *, metric: str = "auroc", finding: str = MEAN,
+                provenance: Provenance | None = None) -> Figure:
+    """Bootstrap mean and percentile interval (the summary's ``ci_level``) of ``metric`` per source and init.
+
+    ``summary``: :func:`.sets.set_summary` (a row group per comparison set, labelled with its number of
+    findings and test images) or :func:`.bootstrap.summarize_bootstrap` (its ``finding`` rows). A dotted
+    line marks chance (0.5) for the AUROC.
+    """
+    by_set = "set" in summary.columns
+    rows = summary[(summary["metric"] == metric) & ((summary["finding"] == finding) if not by_set else True)]
     if rows.empty:
-        raise ValueError(f"summary has no rows for metric {metric!r}, finding {finding!r}")
-    sources = list(dict.fromkeys(rows["source"]))
+        raise ValueError(f"summary has no rows for metric {metric!r}" + ("" if by_set else f", finding {finding!r}"))
+    groups = list(dict.fromkeys(zip(rows["source"], rows["set"] if by_set else rows["finding"])))
     inits = list(dict.fromkeys(rows["init"]))
     colors = _colors(inits)
-    fig = Figure(figsize=(6.5, 0.35 * (len(rows) + len(sources)) + 1.2), layout="constrained")
+    fig = Figure(figsize=(7.5, 0.35 * (len(rows) + len(groups)) + 1.8), layout="constrained")
     ax = fig.subplots()
     y, ticks, labels = 0.0, [], []
-    for source in sources:
+    for source, key in groups:
+        part = rows[(rows["source"] == source) & ((rows["set"] if by_set else rows["finding"]) == key)]
         for init in inits:
-            r = rows[(rows["source"] == source) & (rows["init"] == init)]
+            r = part[part["init"] == init]
             if r.empty:
                 continue
             r = r.iloc[0]
             err = [[r["mean"] - r["ci_low"]], [r["ci_high"] - r["mean"]]]
-            ax.errorbar(r["mean"], -y, xerr=err, fmt="o", color=colors[init], capsize=3, ms=4,
-                        label=init if source == sources[0] or init not in ax.get_legend_handles_labels()[1] else None)
-            ticks.append(-y), labels.append(f"{source} · {init}")
+            ax.errorbar(r["mean"], -y, xerr=err, fmt="o", color=colors[init], capsize=3, ms=4, label=init)
+            what = f" ({int(r['n_findings'])} findings, n={int(r['n_images'])})" if by_set else ""
+            ticks.append(-y), labels.append(f"{source}{what} · {init}")
             y += 1
         y += 0.8
+    if metric == "auroc":
+        ax.axvline(0.5, ls=":", lw=1, color="0.4", label="chance (0.5)")
     ax.set_yticks(ticks, labels, fontsize=8)
-    ax.set_xlabel(f"{'mean ' if finding == MEAN else ''}{metric.upper() if metric == 'auroc' else metric}"
-                  f" (bootstrap mean, {ci_label(summary)} interval)")
+    name = metric.upper() if metric == "auroc" else metric
+    ax.set_xlabel(f"mean {name} over the findings of each comparison set (bootstrap mean, {ci_label(summary)}"
+                  " interval)" if by_set else f"{'mean ' if finding == MEAN else ''}{name} (bootstrap mean, "
+                  f"{ci_label(summary)} interval)", fontsize=8)
     ax.grid(axis="x", lw=0.4, alpha=0.6)
     handles, names = ax.get_legend_handles_labels()
     uniq = dict(zip(names, handles))
     ax.legend(uniq.values(), uniq.keys(), fontsize=8, loc="best")
+    ax.set_title(f"{name} per dataset and initialization", fontsize=10)
+    n_res = int(rows["n_resamples"].max()) if "n_resamples" in rows else 0
+    footer(fig, f"n = test images; {n_res} bootstrap resamples", provenance=provenance)
     return fig
 
 
 def plot_difference_heatmap(comparisons: pd.DataFrame, *, by: str = "source", source: str | None = None,
-                            p_column: str = "p_two_sided_adj") -> Figure:
+                            p_column: str = "p_two_sided_adj", n_images: Mapping[str, int] | None = None,
+                            provenance: Provenance | None = None) -> Figure:
     """AUROC difference (A − B, full test set) per init pair x source (mean AUROC) or x finding.
 
-    ``by="source"``: columns are sources, values the mean-AUROC difference. ``by="finding"``: one
-    ``source``'s findings. Marks: ``p_column`` < 0.05 / 0.01 / 0.001 as * / ** / ***.
+    ``by="source"``: columns are sources, values the difference of the pair's mean AUROC over the
+    findings both share. ``by="finding"``: one ``source``'s findings. Marks: ``p_column`` < 0.05 /
+    0.01 / 0.001 as * / ** / ***; "n/a" where a pair was not compared or the AUROC is undefined.
+    ``n_images``: test images per source, printed under the column labels.
     """
     if by == "source":
         rows = comparisons[comparisons["finding"] == MEAN]
@@ -128,7 +166,7 @@ def plot_difference_heatmap(comparisons: pd.DataFrame, *, by: str = "source", so
         diff[i, j], marks[i, j] = r["diff"], significance_marks(r[p_column])
     vmax = float(np.nanmax(np.abs(diff))) if np.isfinite(diff).any() else 1.0
     vmax = vmax or 1.0
-    fig = Figure(figsize=(max(4.5, 2.0 + 0.9 * len(cols)), 1.6 + 0.5 * len(pairs)), layout="constrained")
+    fig = Figure(figsize=(max(6.5, 2.5 + 0.9 * len(cols)), 2.2 + 0.5 * len(pairs)), layout="constrained")
     ax = fig.subplots()
     im = ax.imshow(np.ma.masked_invalid(diff), cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto")
     for i in range(len(pairs)):
@@ -137,9 +175,20 @@ def plot_difference_heatmap(comparisons: pd.DataFrame, *, by: str = "source", so
                 dark = abs(diff[i, j]) > 0.6 * vmax
                 ax.text(j, i, f"{diff[i, j]:+.3f}{marks[i, j]}", ha="center", va="center", fontsize=7,
                         color="white" if dark else "black")
-    ax.set_xticks(range(len(cols)), cols, rotation=45, ha="right", fontsize=8)
+            else:
+                ax.text(j, i, "n/a", ha="center", va="center", fontsize=7, color="0.45")
+    n = dict(n_images or {})
+    names = [f"{c}\n(n={n[c]})" if by == "source" and c in n else c for c in cols]
+    ax.set_xticks(range(len(cols)), names, rotation=45 if by == "finding" else 0,
+                  ha="right" if by == "finding" else "center", fontsize=8)
     ax.set_yticks(range(len(pairs)), pairs, fontsize=8)
-    fig.colorbar(im, ax=ax, label="AUROC difference (A − B)")
-    ax.set_title("mean AUROC over common findings" if by == "source" else f"{source}: AUROC per finding", fontsize=9)
-    fig.supxlabel(f"{p_column}: * < 0.05, ** < 0.01, *** < 0.001", fontsize=7)
+    ax.set_facecolor("0.93")  # undefined cells: light grey with "n/a", not blank white
+    bar = fig.colorbar(im, ax=ax, fraction=0.08, pad=0.02)
+    bar.set_label("AUROC A − B", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    title = ("difference in mean AUROC over the findings each pair shares" if by == "source" else
+             f"{source}: AUROC difference per finding (test split" + (f", n={n[source]})" if source in n else ")"))
+    ax.set_title(title, fontsize=9)
+    footer(fig, f"{p_column}: * < 0.05, ** < 0.01, *** < 0.001; n/a: not compared or undefined",
+           provenance=provenance)
     return fig

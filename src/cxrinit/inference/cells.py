@@ -15,6 +15,7 @@ import torch
 
 from cxrinit.imaging.transforms import Recipe
 from cxrinit.models.contract import InputContract
+from cxrinit.provenance import Provenance
 
 from .model import LoadedModel, ModelNotFound, ModelSpec
 
@@ -68,7 +69,8 @@ def load_cell(path: str | Path, *, device: str | torch.device = "auto") -> Loade
     prep = card.get("preprocessing") or {}
     spec_ = ModelSpec(name=f"{card.get('source')}/{card.get('init')}", version="cell", uri=where,
                       contract=contract, findings=findings, recipe=Recipe.from_dict(prep["recipe"]),
-                      store_size=int(prep["store_size"]), tags={})
+                      store_size=int(prep["store_size"]),
+                      tags=Provenance(**card["provenance"]).tags() if card.get("provenance") else {})
     dev = resolve_device(device)
     return LoadedModel(spec_, model.to(dev).eval(), dev)
 

@@ -35,6 +35,11 @@ class ModelSpec:
     store_size: int
     tags: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def synthetic(self) -> bool:
+        """Trained on the synthetic demo data (tag ``provenance.synthetic_data``; :mod:`cxrinit.provenance`)."""
+        return self.tags.get("provenance.synthetic_data") == "true"
+
     @classmethod
     def from_tags(cls, name: str, version: str, uri: str, tags: Mapping[str, str], *,
                   recipe: Recipe | None = None, store_size: int | None = None) -> ModelSpec:

@@ -70,6 +70,9 @@ def predict_inputs(model: LoadedModel, inputs: Sequence[InputFile], skipped: Seq
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     spec, device = model.spec, model.device
+    if spec.synthetic:
+        log.warning("%s (version %s) was trained on the synthetic demo data: its probabilities say nothing about real "
+                    "radiographs; use a model trained with `kedro run` on real data", spec.uri, spec.version)
     n, size = len(inputs), spec.store_size
     probs = np.full((n, len(spec.findings)), np.nan, np.float32)
     status = np.full(n, Status.DECODE_ERROR.value, dtype=object)

@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from cxrinit.provenance import Provenance
+
 from .config import TrackingConfig, flatten_params, git_commit
 from .registry import register_model
 from .runs import EpochLogger, child_run
@@ -18,12 +20,13 @@ log = logging.getLogger(__name__)
 
 
 def track_cell(config: TrackingConfig, cell: Any, *, stage: str, init: str, source: str, model_name: str,
-               lineage: Mapping[str, str],
-               preprocessing: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+               lineage: Mapping[str, str], preprocessing: Mapping[str, Any],
+               provenance: Provenance | None = None) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
     """Train ``cell`` (a :class:`~cxrinit.training.cell.CellConfig`) in a child run and register its best model.
 
     Returns (card, prediction tables). The card holds the cell's summary, its ``preprocessing`` and
-    ``registry`` (name, version, run id, alias, model URI) when tracking is on. Raises
+    ``registry`` (name, version, run id, alias, model URI) when tracking is on, and the ``provenance``
+    of the run that trained it (also tags of its run and registered version). Raises
     ``WeightsUnavailable`` (after tagging the run ``skipped``) when the init's weights are not here.
     """
     from cxrinit.models import WeightsUnavailable
@@ -48,22 +51,29 @@ def track_cell(config: TrackingConfig, cell: Any, *, stage: str, init: str, sour
         summary = {k: v for k, v in trained.summary.items() if k != "history"}
         card: dict[str, Any] = {"stage": stage, "init": init, "source": source, "skipped": False, **summary,
                                 "preprocessing": dict(preprocessing), "lineage": dict(lineage)}
+        if provenance is not None:
+            card["provenance"] = provenance.as_dict()
         if run:
             import mlflow
 
+            # The stage's settings under the names the parent run logs them (`finetuning.img_size`, and
+            # `finetuning.train.lr` resolved for this cell); what only a cell has under `cell.`
             mlflow.log_params(flatten_params({
-                "findings": summary["findings"], "img_size": cell.img_size, "store_size": preprocessing["store_size"],
-                "normalization": cell.normalization, "preset": cell.preset, "arch": summary["arch"],
-                "train": summary["train_config"], "contract": summary["contract"], "lineage": dict(lineage),
+                stage: {"img_size": cell.img_size, "store_size": preprocessing["store_size"],
+                        "normalization": cell.normalization, "preset": cell.preset, "train": summary["train_config"]},
+                "cell": {"findings": summary["findings"], "arch": summary["arch"], "contract": summary["contract"],
+                         "lineage": dict(lineage)},
             }))
             mlflow.set_tags({"mlflow.source.git.commit": git_commit(config.project_path),
                              "findings": ",".join(summary["findings"]),
-                             "selection_metric": summary["selection"]["metric"]})
+                             "selection_metric": summary["selection"]["metric"],
+                             **(provenance.tags() if provenance is not None else {})})
             mlflow.log_dict(trained.summary["history"], "history.json")
             files = {"weights": summary["best_weights"]} if summary.get("best_weights") else {}
             card["registry"] = register_model(
                 config, trained.model, name=model_name, contract=summary["contract"], findings=summary["findings"],
-                selection=summary["selection"], lineage=lineage, files=files, preprocessing=preprocessing)
+                selection=summary["selection"], lineage=lineage, files=files, preprocessing=preprocessing,
+                tags=provenance.tags() if provenance is not None else None)
     record_finished(cell.out_dir, identity, card, trained.tables)
     return card, trained.tables
 

@@ -26,11 +26,16 @@ def _auroc(tags: Mapping[str, str]) -> float | None:
 def takes_alias(new: Mapping[str, str], holder: Mapping[str, str] | None) -> bool:
     """Whether a new version (``new`` tags) takes the alias from its ``holder`` (None: nobody holds it).
 
-    A validation mean AUROC beats none, and a higher one a lower one; a version without one (no
-    validation split, or no finding with both classes there) takes it only from another without one.
+    A model trained on real data always takes it from one trained on the synthetic demo (tag
+    ``provenance.synthetic_data``), never the reverse. Otherwise a validation mean AUROC beats none,
+    and a higher one a lower one; a version without one (no validation split, or no finding with both
+    classes there) takes it only from another without one.
     """
     if holder is None:
         return True
+    synthetic = [tags.get("provenance.synthetic_data") == "true" for tags in (new, holder)]
+    if synthetic[0] != synthetic[1]:  # a model of the synthetic demo never holds an alias over a real one
+        return synthetic[1]
     new_auroc, held = _auroc(new), _auroc(holder)
     if new_auroc is None:
         return held is None
@@ -39,13 +44,14 @@ def takes_alias(new: Mapping[str, str], holder: Mapping[str, str] | None) -> boo
 
 def register_model(config: TrackingConfig, model: Any, *, name: str, contract: Mapping[str, Any],
                    findings: list[str], selection: Mapping[str, Any], lineage: Mapping[str, str],
-                   files: Mapping[str, str | Path] = (),
-                   preprocessing: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                   files: Mapping[str, str | Path] = (), preprocessing: Mapping[str, Any] | None = None,
+                   tags: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Log ``model`` (mlflow.pytorch, pt2, with a signature) in the active run and register it as ``name``.
 
     The new version carries its input contract, label list, preprocessing (pixel-store recipe and
-    resolution), lineage and model selection (``selection_metric``, ``selection_value`` and, when
-    selected by it, ``val_auroc_mean``) as tags. The alias ``registry.best_alias`` moves to it by
+    resolution), lineage, model selection (``selection_metric``, ``selection_value`` and, when
+    selected by it, ``val_auroc_mean``) and ``tags`` (e.g. the provenance) as tags. The alias
+    ``registry.best_alias`` moves to it by
     :func:`takes_alias`. A registry that cannot be read raises; it is never taken for "no alias yet".
     """
     import mlflow
@@ -76,7 +82,7 @@ def register_model(config: TrackingConfig, model: Any, *, name: str, contract: M
             "preprocessing": json.dumps(dict(preprocessing or {})),
             "selection_metric": str(selection["metric"]),
             "selection_value": "" if value is None else f"{float(value):.6f}",
-            **{f"lineage.{k}": str(v) for k, v in lineage.items()}}
+            **{f"lineage.{k}": str(v) for k, v in lineage.items()}, **dict(tags or {})}
     if "weights" in dict(files):  # what `cxrinit-register` compares to register a pulled cell once
         tags["weights_sha256"] = file_sha256(dict(files)["weights"])
     if selection["metric"] == "val_auroc_mean" and value is not None:

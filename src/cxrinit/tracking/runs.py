@@ -73,4 +73,57 @@ def log_report(config: TrackingConfig, outputs: Mapping[str, Any], *, prefix: st
                     mlflow.log_figure(figure, f"{prefix}/{name}")
 
 
-__all__ = ["EpochLogger", "child_run", "log_report"]
+def log_evaluation(config: TrackingConfig, outputs: Mapping[str, Any], *, cards: Mapping[str, Mapping[str, Any]],
+                   provenance: Any = None) -> None:
+    """The evaluation in MLflow: its report (:func:`log_report`) and the study table as an MLflow table
+    (``evaluation/study_table.json``, shown in the UI's artifact view) on the active (parent) run, and
+    each trained cell's headline test metrics on that cell's own run, so that the compare view puts
+    the inits side by side: ``test_auroc_<finding>`` (comparable across inits), ``test_<metric>_mean``
+    over the cell's own findings, ``test_n_images``. A cell whose run is not in this store is skipped
+    with a warning."""
+    if not config.enabled:
+        return
+    import logging
+
+    import mlflow
+    from mlflow import MlflowClient
+
+    log_report(config, outputs, prefix="evaluation")
+    active = mlflow.active_run()
+    table = outputs.get("study_table")
+    if active is not None and table is not None and len(table):
+        mlflow.log_table(data=table.astype({c: str for c in table.columns if table[c].dtype == object}),
+                         artifact_file="evaluation/study_table.json")
+        if provenance is not None:
+            mlflow.set_tags(provenance.tags())
+    summary = outputs.get("summary")
+    if summary is None or not len(summary):
+        return
+    client = MlflowClient(config.tracking_uri)
+    for source, by_init in cards.items():
+        for init, card in by_init.items():
+            run_id = ((card or {}).get("registry") or {}).get("run_id")
+            rows = summary[(summary["source"] == source) & (summary["init"] == init)]
+            if not run_id or rows.empty:
+                continue
+            values = {}
+            for r in rows.itertuples():
+                if not math.isfinite(float(r.point)):
+                    continue
+                name = f"test_{r.metric}_mean" if r.finding == "mean" else (
+                    f"test_auroc_{r.finding}" if r.metric == "auroc" else None)
+                if name:
+                    values[metric_name(name)] = float(r.point)
+            n = table[table["source"] == source]["n_images"].dropna() if table is not None else ()
+            if len(n):
+                values["test_n_images"] = float(n.iloc[0])
+            try:
+                for key, value in values.items():
+                    client.log_metric(run_id, key, value)
+            except mlflow.exceptions.MlflowException as err:
+                logging.getLogger(__name__).warning("evaluation %s/%s: its training run %s is not in %s (%s); its test"
+                                                    " metrics stay in the study table only", source, init, run_id,
+                                                    config.tracking_uri, err)
+
+
+__all__ = ["EpochLogger", "child_run", "log_evaluation", "log_report"]

@@ -11,6 +11,7 @@ from cxrinit.config import PRETRAINED_INIT, FinetuningSettings, LabelSettings
 from cxrinit.datasets import StoreSet
 from cxrinit.models import WeightsUnavailable
 from cxrinit.pipelines.cells import EMPTY_PREDICTIONS, cell_config, preprocessing, skipped, store_size
+from cxrinit.provenance import Provenance
 from cxrinit.tracking import TrackingConfig, track_cell
 
 STAGE = "finetuning"
@@ -35,7 +36,7 @@ def pretrained_weights(card: dict[str, Any], dest: Path, tracking: TrackingConfi
 
 
 def finetune(images: StoreSet, labels: pd.DataFrame, splits: pd.DataFrame, ontology: LabelSettings,
-             finetuning: FinetuningSettings, tracking: TrackingConfig, init: str, source: str,
+             finetuning: FinetuningSettings, tracking: TrackingConfig, provenance: Provenance, init: str, source: str,
              mimic_init: dict[str, Any] | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Fine-tune ``init`` on ``source``; returns the val + test predictions and the cell's card.
 
@@ -70,7 +71,8 @@ def finetune(images: StoreSet, labels: pd.DataFrame, splits: pd.DataFrame, ontol
     try:
         card, tables = track_cell(tracking, config, stage=STAGE, init=init, source=source,
                                   model_name=tracking.model_name("model_name", source=source, init=init),
-                                  lineage=lineage, preprocessing=preprocessing(images, store_size(finetuning, images)))
+                                  lineage=lineage, preprocessing=preprocessing(images, store_size(finetuning, images)),
+                                  provenance=provenance)
     except WeightsUnavailable as err:
         return EMPTY_PREDICTIONS, skipped(STAGE, init, source, str(err))
     predictions = pd.concat(tables.values(), ignore_index=True) if tables else EMPTY_PREDICTIONS

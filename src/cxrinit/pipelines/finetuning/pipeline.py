@@ -17,7 +17,7 @@ from cxrinit.pipelines.templates import bind, instantiate
 
 def _template(source: str, init: str, pretrained: str | None) -> Pipeline:
     inputs = {"images": "images", "labels": "labels", "splits": "splits", "ontology": "params:labels",
-              "finetuning": "params:finetuning", "tracking": "tracking"}
+              "finetuning": "params:finetuning", "tracking": "tracking", "provenance": "provenance"}
     if pretrained:
         inputs["mimic_init"] = "pretrained"
     return Pipeline([Node(bind(finetune, init=init, source=source), inputs=inputs, outputs=["predictions", "card"],
@@ -28,7 +28,8 @@ def create_pipeline(layout: StudyLayout) -> Pipeline:
     cells = []
     for source, init in layout.cells():
         pretrained = layout.mimic_init_card(source) if init == PRETRAINED_INIT else None
-        inputs = {name: f"{source}.{name}" for name in ("images", "labels", "splits")} | {"tracking": "tracking"}
+        inputs = {name: f"{source}.{name}" for name in ("images", "labels", "splits")}
+        inputs |= {"tracking": "tracking", "provenance": "provenance"}
         if pretrained:
             inputs["pretrained"] = pretrained
         cells.append(instantiate(_template(source, init, pretrained), f"{source}.{init}", inputs=inputs))

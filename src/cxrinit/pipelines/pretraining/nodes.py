@@ -12,13 +12,14 @@ from cxrinit.datasets import StoreSet
 from cxrinit.labels import check_pretraining_leakage
 from cxrinit.models import WeightsUnavailable
 from cxrinit.pipelines.cells import cell_config, preprocessing, skipped, store_size
+from cxrinit.provenance import Provenance
 from cxrinit.tracking import TrackingConfig, track_cell
 
 STAGE = "pretraining"
 
 
 def pretrain(images: StoreSet, labels: pd.DataFrame, splits: pd.DataFrame, ontology: LabelSettings,
-             pretraining: PretrainingSettings, tracking: TrackingConfig, cell: str,
+             pretraining: PretrainingSettings, tracking: TrackingConfig, provenance: Provenance, cell: str,
              targets: tuple[str, ...]) -> dict[str, Any]:
     """Train the supervised initialization ``cell`` on the pretraining source's train split (val selects).
 
@@ -40,7 +41,8 @@ def pretrain(images: StoreSet, labels: pd.DataFrame, splits: pd.DataFrame, ontol
     try:
         card, _ = track_cell(tracking, config, stage=STAGE, init=name, source=cell,
                              model_name=tracking.model_name("init_model_name", init=source, labelset=cell),
-                             lineage=lineage, preprocessing=preprocessing(images, store_size(pretraining, images)))
+                             lineage=lineage, preprocessing=preprocessing(images, store_size(pretraining, images)),
+                             provenance=provenance)
     except WeightsUnavailable as err:
         card = skipped(STAGE, name, cell, str(err))
     return {**card, "targets": list(targets), "findings": findings}

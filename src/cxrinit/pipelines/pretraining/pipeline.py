@@ -17,13 +17,14 @@ def _template(cell: str, targets: tuple[str, ...]) -> Pipeline:
     return Pipeline([Node(bind(pretrain, cell=cell, targets=targets),
                           inputs={"images": "images", "labels": "labels", "splits": "splits",
                                   "ontology": "params:labels", "pretraining": "params:pretraining",
-                                  "tracking": "tracking"},
+                                  "tracking": "tracking", "provenance": "provenance"},
                           outputs="card", name="pretrain")])
 
 
 def create_pipeline(layout: StudyLayout) -> Pipeline:
     source = layout.pretraining_source
-    inputs = {name: f"{source}.{name}" for name in ("images", "labels", "splits")} | {"tracking": "tracking"}
+    inputs = {name: f"{source}.{name}" for name in ("images", "labels", "splits")}
+    inputs |= {"tracking": "tracking", "provenance": "provenance"}
     cells = []
     for cell in layout.pretraining_cells():
         targets = layout.mimic_targets if cell == SHARED else (cell,)
