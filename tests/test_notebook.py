@@ -62,7 +62,7 @@ def test_runs_headless_and_shows_the_study(tiny_demo: Path, tmp_path: Path, monk
     assert "vindr" in study and "p_vs_mimic" in study.splitlines()[0]
 
     markdown = [o.data["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]
-    assert any("Mean over findings" in m and "vindr: per finding" in m for m in markdown)
+    assert any("SYNTHETIC DEMO DATA" in m and "test images of" in m and "vindr: per finding" in m for m in markdown)
     # ROC curves (one source trained), forest plot, prevalence heatmap
     pngs = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(pngs) == 3

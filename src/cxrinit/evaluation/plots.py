@@ -121,7 +121,8 @@ def plot_forest(summary: pd.DataFrame, *, metric: str = "auroc", finding: str = 
     ax.set_yticks(ticks, labels, fontsize=8)
     name = metric.upper() if metric == "auroc" else metric
     ax.set_xlabel(f"mean {name} over the findings of each comparison set (bootstrap mean, {ci_label(summary)}"
-                  " interval)" if by_set else f"{'mean ' if finding == MEAN else ''}{name} (bootstrap mean, "
+                  " interval)" if by_set else f"{'mean ' if finding == MEAN else ''}{name}"
+                  f"{' over each arm' + chr(39) + 's own findings' if finding == MEAN else ''} (bootstrap mean, "
                   f"{ci_label(summary)} interval)", fontsize=8)
     ax.grid(axis="x", lw=0.4, alpha=0.6)
     handles, names = ax.get_legend_handles_labels()

@@ -46,8 +46,9 @@ class ComparisonSet:
 def comparison_sets(points: pd.DataFrame) -> list[ComparisonSet]:
     """The comparison sets of every source in ``points`` (from :func:`.bootstrap.bootstrap_metrics`).
 
-    Sources and inits in their order in ``points``; within a source, larger sets first. Pairs without
-    a common finding are not compared (as in :func:`.compare.compare_models`) and form no set.
+    Sources and inits in their order in ``points``; within a source, the sets of compared pairs first,
+    larger ones first, then the own label sets no pair shares. Pairs without a common finding are not
+    compared (as in :func:`.compare.compare_models`) and form no set.
     """
     out: list[ComparisonSet] = []
     rows = points[points["finding"] != MEAN]
@@ -68,7 +69,7 @@ def comparison_sets(points: pd.DataFrame) -> list[ComparisonSet]:
             members, _ = sets.setdefault(findings, ([], []))
             if init not in members:
                 members.append(init)
-        for findings, (members, pairs) in sorted(sets.items(), key=lambda kv: -len(kv[0])):
+        for findings, (members, pairs) in sorted(sets.items(), key=lambda kv: (not kv[1][1], -len(kv[0]))):
             ranked = tuple(sorted(members, key=inits.index))
             out.append(ComparisonSet(source, findings, ranked, tuple(pairs)))
     return out
