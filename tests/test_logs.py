@@ -104,3 +104,13 @@ def test_an_unknown_or_disabled_namespace_is_explained(project: Path) -> None:
                  "--params", "sources.nih.enabled=false")
     assert done.returncode == 1
     assert "`nih`: the source 'nih' is disabled in this environment (sources.nih.enabled: false)" in done.stderr
+
+
+def test_a_mistyped_environment_or_pipeline_is_one_line_not_a_traceback(project: Path) -> None:
+    done = kedro(project, "--env", "dmo")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "kedro run failed: no Kedro environment 'dmo': conf/dmo does not exist (environments here: base, demo" \
+        in done.stderr
+    done = kedro(project, "--env", "demo", "--pipelines", "finetunin")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "kedro run failed: Failed to find the pipeline named 'finetunin'" in done.stderr

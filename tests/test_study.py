@@ -116,6 +116,17 @@ def test_one_command_runs_the_whole_study(tmp_path: Path, monkeypatch: pytest.Mo
     np.testing.assert_allclose(again[probs].to_numpy(), want.to_numpy(), atol=1e-5)
     assert {p: p.read_bytes() for p in (clone / "data/demo/06_models").rglob("*.card.json")} == \
         {clone / p.relative_to(moved): b for p, b in cards.items()}  # the cards stay as DVC restored them
+    # the MIMIC arm's lineage names the version its initialization has in *this* store
+    init = client.get_model_version_by_alias("demo-cxrinit-init-mimic-vindr", "best")
+    tuned = client.get_model_version_by_alias("demo-cxrinit-vindr-mimic", "best")
+    assert tuned.tags["lineage.from_model"] == f"demo-cxrinit-init-mimic-vindr/{init.version}"
+    assert tuned.tags["provenance.synthetic_data"] == "true"
+    # and the pulled clone re-runs its MIMIC cell without the store that trained it: kept, not retrained
+    monkeypatch.chdir(clone)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
+    run_kedro(clone, env="demo", pipeline="finetuning", params=QUICK, namespaces=["vindr.mimic"])
+    assert (clone / "data/demo/06_models/vindr/mimic.card.json").read_bytes() == \
+        cards[moved / "data/demo/06_models/vindr/mimic.card.json"]
 
 
 def dotted(params: dict, prefix: str = "") -> str:

@@ -31,7 +31,7 @@ def run(ctx: click.Context, **kwargs: object) -> None:
     except click.exceptions.Exit:
         raise
     except Exception as error:
-        hint = _namespace_hint(error, kwargs)
+        hint = _namespace_hint(error, kwargs) or _usage_hint(error, kwargs)
         if hint:
             click.secho(f"\nkedro run failed: {hint}", fg="red", err=True)
             ctx.exit(1)
@@ -45,6 +45,18 @@ def run(ctx: click.Context, **kwargs: object) -> None:
         click.secho(f"\nkedro run failed: {logs.short_message(error)}", fg="red", err=True)
         click.echo(f"(the full traceback is in {where})", err=True)
         ctx.exit(1)
+
+
+def _usage_hint(error: Exception, options: dict[str, object]) -> str | None:
+    """A mistyped ``--env`` or ``--pipelines``: Kedro's own message, without its traceback (nothing ran)."""
+    env = options.get("env")
+    conf = Path.cwd() / "conf"
+    if env and type(error).__name__ == "MissingConfigException" and not (conf / str(env)).is_dir():
+        known = sorted(p.name for p in conf.iterdir() if p.is_dir()) if conf.is_dir() else []
+        return f"no Kedro environment {env!r}: conf/{env} does not exist (environments here: {', '.join(known)})"
+    if isinstance(error, ValueError) and str(error).startswith("Failed to find the pipeline named"):
+        return str(error)
+    return None
 
 
 def _namespace_hint(error: Exception, options: dict[str, object]) -> str | None:

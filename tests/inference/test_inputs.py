@@ -142,3 +142,19 @@ def test_cli_refuses_nothing_to_predict_and_odd_output_names(tmp_path: Path,
         main(["--model", "m", "--out", str(tmp_path / "p.xlsx"), str(tmp_path)])
     assert exit_info.value.code == 2
     assert "use a .csv or .parquet" in capsys.readouterr().err
+
+
+def test_a_mistyped_cell_folder_or_a_missing_store_says_what_to_type(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    films = png(tmp_path / "films" / "a.png")
+    monkeypatch.chdir(tmp_path)
+    assert main(["--model", "data/demo/06_models/vindr/nope", "--out", "p.csv", str(films)]) == 2
+    err = capsys.readouterr().err
+    assert "data/demo/06_models/vindr/nope: no trained cell here (no nope.card.json beside it)" in err
+    (tmp_path / "data/demo").mkdir(parents=True)
+    (tmp_path / "data/demo/mlflow.db").write_bytes(b"")
+    (tmp_path / "mlflow.yaml").write_text("tracking_uri: sqlite:///mlflow.db\nexperiment: cxrinit\n")  # a demo-only project
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["--model", "cxrinit-vindr-random", "--out", "p.csv", str(films)]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "--tracking-uri sqlite:///data/demo/mlflow.db" in err

@@ -180,7 +180,9 @@ def build_store(
 
     if len(done) != len(ids):
         raise RuntimeError(f"pixel store {out}: {len(ids) - len(done)} rows unfinished; run build_store again")
-    if retried or journal.moved:  # one line per row again, however often rows were tried
+    if retried or journal.moved or todo or duplicates:
+        # One line per row, in row order, however often and in whatever order rows were decoded: the same
+        # store gives the same bytes, so a rerun that retries a missing file leaves DVC's hash unchanged.
         journal.rewrite(done)
     index = _index_frame(ids, done)
     for size in sizes:

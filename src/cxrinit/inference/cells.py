@@ -9,6 +9,7 @@ carries as tags: architecture, findings, input contract and preprocessing; its b
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -34,9 +35,14 @@ def cell_card(path: str | Path) -> tuple[Path, dict]:
 
 
 def is_cell(path: str | Path) -> bool:
-    """Whether ``path`` names a cell folder or card (rather than a registered model's name)."""
+    """Whether ``path`` names a cell folder or card (rather than a registered model's name): a card, a folder
+    beside its card, or any path with a slash (a mistyped folder then gets the cell's "no trained cell here")."""
     path = Path(path)
-    return path.name.endswith(CARD_SUFFIX) or path.with_name(path.name + CARD_SUFFIX).is_file()
+    if path.name.endswith(CARD_SUFFIX) or path.with_name(path.name + CARD_SUFFIX).is_file():
+        return True
+    # A path (not a registered name, which has no slash): a mistyped cell folder gets the cell's error
+    text = str(path)
+    return not text.startswith("models:/") and ("/" in text or os.sep in text)
 
 
 def load_cell(path: str | Path, *, device: str | torch.device = "auto") -> LoadedModel:

@@ -98,7 +98,8 @@ def predict_inputs(model: LoadedModel, inputs: Sequence[InputFile], skipped: Seq
         model_s += time.perf_counter() - t
 
     start = time.perf_counter()
-    with tqdm(total=n, desc=f"predict {spec.name} v{spec.version}", unit="img", disable=None) as bar:
+    label = spec.name if spec.version == "cell" else f"{spec.name} v{spec.version}"
+    with tqdm(total=n, desc=f"predict {label}", unit="img", disable=None) as bar:
         for i, result in decode_files([f.real for f in inputs], spec.recipe, size, workers):
             status[i], detail[i] = result.status.value, result.detail
             if result.status is Status.OK:
@@ -120,7 +121,7 @@ def predict_inputs(model: LoadedModel, inputs: Sequence[InputFile], skipped: Seq
         "detail": [str(d) for d in detail] + [s.detail for s in skipped],
     }, columns=REPORT_COLUMNS)
     bad = Counter(report["status"][report["status"] != Status.OK.value])
-    log.info("%s v%s: %d of %d files predicted in %.1f s (%.1f images/s; network %.1f s on %s); not predicted: %s",
-             spec.name, spec.version, int(ok.sum()), n, seconds, n / max(seconds, 1e-9), model_s, device,
+    log.info("%s: %d of %d files predicted in %.1f s (%.1f images/s; network %.1f s on %s); not predicted: %s",
+             label, int(ok.sum()), n, seconds, n / max(seconds, 1e-9), model_s, device,
              dict(sorted(bad.items())) or "none")
     return table, report

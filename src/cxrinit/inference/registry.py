@@ -134,7 +134,11 @@ def _find(model: str, alias: str | None, version: int | str | None, tracking_uri
     uri = resolve_tracking_uri(tracking_uri)
     if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
         # MLflow would create an empty database there and then find nothing in it
-        raise ModelNotFound(f"tracking store {uri} does not exist; point --tracking-uri at the project's mlflow.db")
+        demo = Path("data/demo/mlflow.db")
+        also = (f" (the demo's models are in sqlite:///{demo.as_posix()}: --tracking-uri sqlite:///{demo.as_posix()})"
+                if demo.is_file() else "")
+        raise ModelNotFound(f"tracking store {uri} does not exist; point --tracking-uri at the project's mlflow.db"
+                            + also)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     try:
         registered = client.get_registered_model(name)

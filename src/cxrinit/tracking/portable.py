@@ -76,7 +76,8 @@ def relativize_store(tracking_uri: str, project: Path) -> int:
                 conn.execute(f"update {table} set {column} = ? where rowid = ?", (rel, rowid))  # noqa: S608
                 changed += 1
     if changed:
-        log.info("MLflow store %s: %d artifact locations made relative to the project", db.name, changed)
+        where = db.resolve().relative_to(root).as_posix() if db.resolve().is_relative_to(root) else str(db)
+        log.info("MLflow store %s: %d artifact locations made relative to the project", where, changed)
     return changed
 
 

@@ -5,7 +5,8 @@ of the machine that trained them. This registers each trained cell found under t
 exactly as the pipelines do (same name, tags, alias rule, weights file as an artifact), in a run of
 the project's experiment tagged ``stage: register``. A cell whose weights are already registered
 under its name (tag ``weights_sha256``) is skipped, so running it twice registers nothing new.
-Cards are not modified: they stay as DVC restored them.
+Cards are not modified: they stay as DVC restored them. Initializations are registered first, and
+a MIMIC-arm model's ``lineage.from_model`` names the version its initialization has in *this* store.
 
     cxrinit-register data/06_models                  # the study's cells (mlflow.yaml's store)
     cxrinit-register --env demo data/demo/06_models  # the demo's, into the demo's own store
@@ -18,6 +19,8 @@ import logging
 import sys
 from pathlib import Path
 from typing import Any
+
+from cxrinit.provenance import Provenance
 
 from .config import TrackingConfig, load_config
 from .registry import file_sha256, register_model
@@ -39,10 +42,13 @@ def register_cells(folders: list[Path], config: TrackingConfig) -> list[dict[str
     experiment = mlflow.set_experiment(config.experiment)
     client = MlflowClient()
     rows = []
-    cards = sorted({c for f in folders for c in (Path(f).rglob(f"*{CARD_SUFFIX}") if Path(f).is_dir() else [Path(f)])})
-    for card_path in cards:
-        _, card = cell_card(card_path)
+    paths = sorted({c for f in folders for c in (Path(f).rglob(f"*{CARD_SUFFIX}") if Path(f).is_dir() else [Path(f)])})
+    # Initializations first: a MIMIC-arm cell's lineage names the version its initialization gets *here*
+    cards = sorted(((path, cell_card(path)[1]) for path in paths), key=lambda pc: pc[1].get("stage") != "pretraining")
+    versions: dict[str, str] = {}  # "<name>/<version on the training machine>" -> "<name>/<version here>"
+    for card_path, card in cards:
         row: dict[str, Any] = {"card": str(card_path), "name": None, "version": None}
+        trained_as = card.get("registry") or {}
         name = (card.get("registry") or {}).get("name")
         if card.get("skipped"):
             rows.append({**row, "status": "did not train"})
@@ -63,14 +69,19 @@ def register_cells(folders: list[Path], config: TrackingConfig) -> list[dict[str
                     if v.tags.get("weights_sha256") == digest]
         if existing:
             rows.append({**row, "name": name, "version": str(existing[0]), "status": "already registered"})
+            versions[f"{trained_as.get('name')}/{trained_as.get('version')}"] = f"{name}/{existing[0]}"
             continue
+        lineage = dict(card.get("lineage") or {"init": card.get("init", "")})
+        if lineage.get("from_model"):
+            lineage["from_model"] = versions.get(lineage["from_model"], lineage["from_model"])
+        provenance = Provenance(**card["provenance"]).tags() if card.get("provenance") else None
         with mlflow.start_run(experiment_id=experiment.experiment_id, run_name=f"register {card_path.stem}"):
             mlflow.set_tags({"stage": "register", "init": card.get("init", ""), "source": card.get("source", ""),
                              "registered_from": Path(card_path).as_posix()})
             out = register_model(config, loaded.module, name=name, contract=card["contract"],
-                                 findings=list(card["findings"]), selection=card["selection"],
-                                 lineage=card.get("lineage") or {"init": card.get("init", "")},
-                                 files={"weights": weights}, preprocessing=card["preprocessing"])
+                                 findings=list(card["findings"]), selection=card["selection"], lineage=lineage,
+                                 files={"weights": weights}, preprocessing=card["preprocessing"], tags=provenance)
+        versions[f"{trained_as.get('name')}/{trained_as.get('version')}"] = f"{name}/{out['version']}"
         rows.append({**row, "name": name, "version": out["version"], "status": "registered"})
     if config.project_path is not None:
         from .portable import relativize_store
@@ -102,12 +113,23 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"error: no such folder: {', '.join(missing)}", file=sys.stderr)
         return 2
+    if args.env and not (args.project / "conf" / args.env).is_dir():
+        known = sorted(p.name for p in (args.project / "conf").iterdir() if p.is_dir()) \
+            if (args.project / "conf").is_dir() else []
+        print(f"error: --env {args.env}: no such Kedro environment in {args.project / 'conf'} (there: "
+              f"{', '.join(known) or 'none'}); its cells would go into the wrong store", file=sys.stderr)
+        return 2
     config = load_config(args.project, args.env)
     if not config.enabled:
         print("error: tracking is off (mlflow.yaml enabled: false): there is no registry to register into",
               file=sys.stderr)
         return 2
     rows = register_cells(args.folders, config)
+    if not rows:
+        print(f"error: no cell card (*.card.json) under {', '.join(map(str, args.folders))}; the study's cells are "
+              "in data/06_models/<source>/, the demo's in data/demo/06_models/<source>/ (with --env demo)",
+              file=sys.stderr)
+        return 1
     for row in rows:
         model = f" ({row['name']}" + (f" version {row['version']}" if row["version"] else "") + ")" if row["name"] else ""
         print(f"{row['card']}: {row['status']}{model}")

@@ -48,7 +48,34 @@ def save_weights(state_dict: dict[str, torch.Tensor], path: str | Path, metadata
 
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
     meta = {k: json.dumps(v) for k, v in metadata.items()}
-    return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
+
+    def write(tmp: Path) -> None:
+        save_file(tensors, tmp, metadata=meta)
+        _sort_metadata(tmp)
+
+    return atomic_write(path, write)
+
+
+def _sort_metadata(path: Path) -> None:
+    """Rewrite a safetensors header with its ``__metadata__`` keys sorted, in place.
+
+    safetensors keeps metadata in a hash map, so the same weights and metadata come out in a different
+    byte order from run to run, and DVC and the registry's ``weights_sha256`` would see a new file each
+    time. The sorted header has the same length, so only those bytes change; if it would not (an
+    escaping difference), the file is left as written.
+    """
+    with open(path, "r+b") as f:
+        n = int.from_bytes(f.read(8), "little")
+        raw = f.read(n)
+        header = json.loads(raw)
+        if "__metadata__" not in header:
+            return
+        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(text) != len(raw.rstrip(b" ")):
+            return
+        f.seek(8)
+        f.write(text + b" " * (n - len(text)))
 
 
 def rng_state() -> dict[str, Any]:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from cxrinit.config import EvaluationSettings
 from cxrinit.provenance import Provenance
 from cxrinit.tracking import TrackingConfig, log_evaluation
-
-if TYPE_CHECKING:  # scikit-learn and matplotlib load when a node runs, not when Kedro builds the pipelines
-    from matplotlib.figure import Figure
 
 #: The per-source tables the study summary reads, in the keys ``<source>.<part>`` of its inputs.
 PARTS = ("points", "replicates", "comparisons")
@@ -20,10 +17,12 @@ CARD = "card:"
 
 
 def evaluate_source(evaluation: EvaluationSettings, provenance: Provenance, source: str,
-                    **predictions: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, Figure]:
+                    **predictions: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, Any]:
     """Bootstrap and compare every trained model of ``source`` (``predictions`` keyed by init).
 
-    Returns (point estimates, replicates, pairwise comparisons, ROC figure); empty when nothing trained.
+    Returns (point estimates, replicates, pairwise comparisons, ROC ``matplotlib`` Figure); empty when
+    nothing trained. (Typed ``Any``: Kedro resolves node annotations when it builds the pipelines,
+    and matplotlib loads only when a node runs.)
     """
     from cxrinit.evaluation.study import evaluate_source as evaluate
 

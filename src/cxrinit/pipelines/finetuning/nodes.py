@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -15,23 +16,38 @@ from cxrinit.provenance import Provenance
 from cxrinit.tracking import TrackingConfig, track_cell
 
 STAGE = "finetuning"
+log = logging.getLogger(__name__)
 
 
 def pretrained_weights(card: dict[str, Any], dest: Path, tracking: TrackingConfig) -> str:
-    """The pretrained initialization's ``best.safetensors``: from its registered MLflow version, else the local file.
+    """The pretrained initialization's ``best.safetensors``: the copy already in this cell's folder, else
+    from its registered MLflow version, else the pretraining cell's own file.
 
-    Downloaded under ``dest/<model>-v<version>/``: a stable path per version, so an interrupted fine-tune
-    resumes, and a new version of the initialization starts a new run.
+    Kept as ``dest/<model>-v<version>/best.safetensors``: a stable path per version, so an interrupted
+    fine-tune resumes, a new version of the initialization starts a new run, and a project pulled with
+    ``dvc pull`` (which restores this copy, not the MLflow store that made it) needs no registry.
     """
     registry = card.get("registry")
     if registry and tracking.enabled:
         import mlflow
 
-        mlflow.set_tracking_uri(tracking.tracking_uri)
         target = dest / f"{registry['name']}-v{registry['version']}"
+        here = target / "best.safetensors"
+        if here.is_file():
+            return str(here)
+        mlflow.set_tracking_uri(tracking.tracking_uri)
         target.mkdir(parents=True, exist_ok=True)
-        return mlflow.artifacts.download_artifacts(run_id=registry["run_id"], artifact_path="weights/best.safetensors",
-                                                   dst_path=str(target))
+        try:
+            return mlflow.artifacts.download_artifacts(run_id=registry["run_id"],
+                                                       artifact_path="weights/best.safetensors", dst_path=str(target))
+        except mlflow.exceptions.MlflowException as err:  # another machine's run: the cell's file is the same
+            if not Path(card.get("best_weights") or "").is_file():
+                raise FileNotFoundError(
+                    f"the MIMIC initialization {registry['name']} v{registry['version']} is neither in {target} nor in "
+                    f"this MLflow store ({err.message}) nor at {card.get('best_weights')!r}: `dvc pull` it, or run "
+                    "`kedro run --pipelines pretraining` here") from None
+            log.info("initialization %s v%s is not in this MLflow store (%s): using %s", registry["name"],
+                     registry["version"], err.message, card["best_weights"])
     return str(card["best_weights"])
 
 
