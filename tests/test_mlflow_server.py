@@ -214,6 +214,8 @@ def test_child_runs_filter_by_init_and_source(client) -> None:
     skipped = client.search_runs(ids, "tags.skipped = 'true'")
     assert {r.data.tags["init"] for r in skipped} == {"dinov2", "imagenet21k"}
     assert all("weights" in r.data.tags["skip_reason"].lower() for r in skipped)
+    assert all(r.info.status == "FINISHED" for r in skipped)  # a skip is no failure
+    assert {r.data.tags["init"] for r in client.search_runs(ids, "tags.skipped = 'false'")} >= {"random", "mimic"}
     # the other sources' cells never started: only the vindr namespace ran
     assert not client.search_runs(ids, "tags.source = 'nih'")
     pretrained = one_run(client, "tags.stage = 'pretraining' and tags.source = 'vindr'")

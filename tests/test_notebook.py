@@ -54,6 +54,7 @@ def test_runs_headless_and_shows_the_study(tiny_demo: Path, tmp_path: Path, monk
     assert not [o for o in outputs if o.output_type == "error"]
     printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert f"project {project.resolve()}, Kedro environment 'demo'" in printed
+    assert "SYNTHETIC DEMO DATA (not radiographs) · Kedro environment demo" in printed  # and on every figure
 
     html = [o.data["text/html"] for o in outputs if "text/html" in o.get("data", {})]
     table = next((h for h in html if "auroc_mean" in h), None)

@@ -48,7 +48,7 @@ def test_drop_report_and_heatmap(ontology: Ontology) -> None:
     report = pd.concat([label_report("padchest", result.labels), label_report("nih", labels, splits)])
     fig = prevalence_heatmap(report)
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["padchest", "nih"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["padchest (n=1)", "nih (n=5)"]  # every row its n
     assert [t.get_text() for t in ax.get_xticklabels()][:2] == ["no_finding", "cardiomegaly"]
     texts = [t.get_text() for t in ax.texts]
     assert "100.0" in texts and "n/a" in texts  # padchest no_finding; nih no_finding not in its labels

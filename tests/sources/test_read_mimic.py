@@ -145,3 +145,15 @@ def test_an_unreadable_study_date_or_time_is_missing_and_counted(tmp_path):
     keys = [k for k in table.counts if k.startswith("unreadable/")]
     assert any(":StudyDate (expected YYYYMMDD; e.g. line 5: '2150X101'" in k for k in keys), keys
     assert any(":StudyTime (expected HHMMSS(.fff); e.g. line 5: 'abc'" in k for k in keys), keys
+
+
+def test_study_times_before_ten_oclock_lack_their_leading_zero_and_are_read(tmp_path):
+    """The release stores StudyTime as a number: 03:34:23.146 is written 33423.146 (and 00:05:00 as 500)."""
+    meta = [META_HEADER, *META]
+    meta[4] = meta[4].replace(",101010.1,", ",33423.146,")  # d1
+    meta[5] = meta[5].replace(",101010.1,", ",500,") if ",101010.1," in meta[5] else meta[5]
+    make(tmp_path, meta=tuple(meta[1:]))
+    table = mimic.read(tmp_path)
+    m = table.manifest.set_index("image_id")
+    assert m.loc["d1", "study_time"] == "33423.146"
+    assert not [k for k in table.counts if k.startswith("unreadable/") and "StudyTime" in k]

@@ -23,10 +23,16 @@ if TYPE_CHECKING:
     from cxrinit.provenance import Provenance
 
 
+#: Colour order of the study's arms: one arm keeps its colour in every figure, whichever arms a figure shows.
+ARM_ORDER = ("mimic", "random", "dinov2", "imagenet21k", "ssl")
+
+
 def _colors(inits: list[str]) -> dict[str, tuple]:
     from matplotlib import colormaps
     cmap = colormaps["tab10"]
-    return {init: cmap(i % 10) for i, init in enumerate(inits)}
+    others = sorted(i for i in inits if i not in ARM_ORDER)
+    rank = {name: k for k, name in enumerate([*ARM_ORDER, *others])}
+    return {init: cmap(rank[init] % 10) for init in inits}
 
 
 def footer(fig: Figure, *lines: str, provenance: Provenance | None = None) -> None:
@@ -130,7 +136,7 @@ def plot_forest(summary: pd.DataFrame, *, metric: str = "auroc", finding: str = 
     ax.legend(uniq.values(), uniq.keys(), fontsize=8, loc="best")
     ax.set_title(f"{name} per dataset and initialization", fontsize=10)
     n_res = int(rows["n_resamples"].max()) if "n_resamples" in rows else 0
-    footer(fig, f"n = test images; {n_res} bootstrap resamples", provenance=provenance)
+    footer(fig, ("n = test images; " if by_set else "") + f"{n_res} bootstrap resamples", provenance=provenance)
     return fig
 
 
@@ -160,11 +166,14 @@ def plot_difference_heatmap(comparisons: pd.DataFrame, *, by: str = "source", so
         raise ValueError(f"comparisons lack {p_column!r}; run adjust_comparisons first or pick another p column")
     pair = rows["init_a"] + " − " + rows["init_b"]
     pairs, cols = list(dict.fromkeys(pair)), list(dict.fromkeys(rows[col_key]))
+    if by == "source" and n_images:  # every evaluated source, "n/a" where it has no pair
+        cols = list(dict.fromkeys([*n_images, *cols]))
     diff = np.full((len(pairs), len(cols)), np.nan)
     marks = np.full(diff.shape, "", dtype=object)
     for (_, r), name in zip(rows.iterrows(), pair):
         i, j = pairs.index(name), cols.index(r[col_key])
-        diff[i, j], marks[i, j] = r["diff"], significance_marks(r[p_column])
+        k = f"\n{int(r['n_findings'])} findings" if by == "source" and "n_findings" in r else ""
+        diff[i, j], marks[i, j] = r["diff"], significance_marks(r[p_column]) + k
     vmax = float(np.nanmax(np.abs(diff))) if np.isfinite(diff).any() else 1.0
     vmax = vmax or 1.0
     fig = Figure(figsize=(max(6.5, 2.5 + 0.9 * len(cols)), 2.2 + 0.5 * len(pairs)), layout="constrained")
@@ -190,6 +199,7 @@ def plot_difference_heatmap(comparisons: pd.DataFrame, *, by: str = "source", so
     title = ("difference in mean AUROC over the findings each pair shares" if by == "source" else
              f"{source}: AUROC difference per finding (test split" + (f", n={n[source]})" if source in n else ")"))
     ax.set_title(title, fontsize=9)
-    footer(fig, f"{p_column}: * < 0.05, ** < 0.01, *** < 0.001; n/a: not compared or undefined",
+    footer(fig, "values: A − B on the full test split (point estimates; the study table shows bootstrap means); "
+           f"marks: {p_column} < 0.05 *, < 0.01 **, < 0.001 ***; n/a: not compared or undefined",
            provenance=provenance)
     return fig

@@ -33,7 +33,8 @@ def _wide(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     wide = rows.set_index([*keys, "metric"])[list(STATS)].unstack("metric")
     wide.columns = [f"{m}_{s}" for s, m in wide.columns]
     table = wide[[f"{m}_{s}" for m in METRICS for s in STATS if f"{m}_{s}" in wide.columns]]
-    table = table.assign(n_defined=rows[rows["metric"] == "auroc"].set_index(keys)["n_defined"]).reset_index()
+    auroc = rows[rows["metric"] == "auroc"].set_index(keys)
+    table = table.assign(n_defined=auroc["n_defined"], n_resamples=auroc["n_resamples"]).reset_index()
     ranks = {k: {v: i for i, v in enumerate(dict.fromkeys(rows[k]))} for k in keys}
     return table.sort_values(keys, key=lambda s: s.map(ranks[s.name])).reset_index(drop=True)
 
@@ -81,8 +82,7 @@ def study_table(sets_summary: pd.DataFrame, comparisons: pd.DataFrame | None = N
     """
     keys = ["source", "set", "init"]
     table = _wide(sets_summary, keys)
-    extra = sets_summary[sets_summary["metric"] == "auroc"].set_index(keys)[
-        ["n_findings", "n_resamples", "n_images", "n_patients"]]
+    extra = sets_summary[sets_summary["metric"] == "auroc"].set_index(keys)[["n_findings", "n_images", "n_patients"]]
     table = table.join(extra, on=keys).rename(columns={"set": "findings"})
     table.insert(3, "status", "trained")
     inits = list(dict.fromkeys(sets_summary["init"]))
@@ -135,6 +135,9 @@ def format_results(table: pd.DataFrame, *, percent: bool = True, digits: int = 1
     f = lambda x: _pct(x, percent, digits)  # noqa: E731
     out["AUROC"] = [f"{f(m)} ± {f(s)} [{f(lo)}, {f(hi)}]" for m, s, lo, hi in
                     table[["auroc_mean", "auroc_sd", "auroc_ci_low", "auroc_ci_high"]].itertuples(index=False)]
+    if {"n_defined", "n_resamples"} <= set(table.columns):  # fewer resamples than the header says: say how many
+        out["AUROC"] = [a if pd.isna(d) or d in (0, n) else f"{a} ({int(d)}/{int(n)} resamples)" for a, d, n in
+                        zip(out["AUROC"], table["n_defined"], table["n_resamples"])]
     for k in metrics:
         out[LABELS[k]] = [f"{f(m)} ± {f(s)}" for m, s in table[[f"{k}_mean", f"{k}_sd"]].itertuples(index=False)]
     for col in table.columns:
@@ -164,14 +167,20 @@ def ci_label(summary: pd.DataFrame) -> str:
     return f"{float(levels[0]) * 100:g}%"
 
 
-def _set_title(s: ComparisonSet) -> str:
+def _set_title(s: ComparisonSet, undefined: set[str], compared: bool) -> str:
+    """A section's heading: its findings (how many have an AUROC on this test split) and its pairs."""
     names = ", ".join(s.findings)
+    dropped = [f for f in s.findings if f in undefined]
+    count = f"{len(s.findings)} finding(s)" + (f", {len(s.findings) - len(dropped)} with both classes in the test"
+                                                " split" if dropped else "")
     if not s.pairs:
-        return (f"### {s.inits[0]}'s own {len(s.findings)} finding(s): {names}\n\nNot compared: no other arm was "
-                "trained on exactly these findings; the sections above compare it over the findings it shares.\n")
+        why = ("the sections above compare it over the findings it shares" if compared else
+               "no other arm trained on this source")
+        return (f"### {s.inits[0]}'s own {count}: {names}\n\nNot compared: no other arm was trained on exactly "
+                f"these findings; {why}.\n")
     pairs = ", ".join(f"{a} vs {b}" for a, b in s.pairs)
-    return (f"### Over {len(s.findings)} finding(s): {names}\n\nEvery number in this section averages exactly"
-            f" these findings on the same test images; p-values for {pairs}.\n")
+    return (f"### Over {count}: {names}\n\nEvery number in this section averages these findings (those it can:"
+            f" see the notes) on the same test images; p-values for {pairs}.\n")
 
 
 def undefined_notes(points: pd.DataFrame, source: str, threshold: str = "val_youden") -> list[str]:
@@ -202,7 +211,8 @@ def study_markdown(sets_summary: pd.DataFrame, summary: pd.DataFrame, points: pd
     method = "adj" if comparisons is None or "adjustment" not in comparisons else str(comparisons["adjustment"].iloc[0])
     scale = "%" if percent else "fraction"
     test = "one-sided, row arm better than the column's" if p == "one_sided" else "two-sided"
-    n_tests = 0 if comparisons is None else len(comparisons) * (2 if p == "one_sided" else 1)
+    cols = ("p_greater", "p_less") if p == "one_sided" else ("p_two_sided",)
+    n_tests = 0 if comparisons is None else int(sum(comparisons[c].notna().sum() for c in cols))
     sets = list(sets)
     table = study_table(sets_summary, comparisons, p=p, arms=arms)
     per = finding_table(summary, points, comparisons, p=p)
@@ -215,9 +225,10 @@ def study_markdown(sets_summary: pd.DataFrame, summary: pd.DataFrame, points: pd
     n_res = int(summary["n_resamples"].max()) if len(summary) else 0
     parts.append(f"Bootstrap mean ± SD [{ci_label(summary)} percentile interval] over {n_res} resamples of the test"
                  f" {'patients' if cluster else 'images'} (the same resamples for every arm of a source), in {scale}."
-                 f" p: paired bootstrap, {test}, (k+1)/(B+1); adjusted: {method} over all {n_tests} tests (sources x"
-                 " findings and means x pairs). Each section's means and p-values use exactly the findings it names."
-                 " \"—\": not compared in this section.\n")
+                 f" p: paired bootstrap, {test}, (k+1)/(B+1) over the B resamples where both AUROCs are defined;"
+                 f" adjusted: {method} over all {n_tests} defined tests (sources x findings and means x pairs)."
+                 " Each section's means and p-values use exactly the findings it names; a number resting on fewer"
+                 " resamples (a rare finding) says how many. \"—\": not compared in this section.\n")
     for source in dict.fromkeys([*sets_summary["source"], *(arms["source"] if arms is not None else [])]):
         rows = table[table["source"] == source]
         trained = rows[rows["status"] == "trained"]
@@ -226,11 +237,14 @@ def study_markdown(sets_summary: pd.DataFrame, summary: pd.DataFrame, points: pd
             parts.append(f"\n## {source}: {n_img} test images of {n_pat} patients\n")
         else:
             parts.append(f"\n## {source}: no arm trained\n")
-        for s in (s for s in sets if s.source == source):
+        mine = [s for s in sets if s.source == source]
+        pts = points[(points["source"] == source) & (points["finding"] != MEAN)]
+        undefined = set(pts.loc[(pts["n_pos"] == 0) | (pts["n_neg"] == 0), "finding"])
+        for s in mine:
             part = trained[trained["findings"] == s.key]
             part = part.drop(columns=[c for c in part.columns if c.startswith("p_") and part[c].isna().all()])
             text = format_results(part.reset_index(drop=True), percent=percent, digits=digits, adjustment=method)
-            parts += [_set_title(s), to_markdown(text.drop(columns="Source"))]
+            parts += [_set_title(s, undefined, any(x.pairs for x in mine)), to_markdown(text.drop(columns="Source"))]
         skipped = rows[rows["status"] == "skipped"]
         if len(skipped):
             parts += ["### Skipped arms\n", to_markdown(pd.DataFrame({"Init": skipped["init"],

@@ -4,6 +4,7 @@ prevalence heatmap across datasets x findings (a matplotlib Figure on the Agg ca
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -61,9 +62,11 @@ def drop_report(results: Mapping[str, HarmonizeResult] | Sequence[HarmonizeResul
     return pd.DataFrame(rows, columns=["source", "reason", "images"])
 
 
-def prevalence_heatmap(report: pd.DataFrame, *, split: str = ALL, title: str | None = None) -> Figure:
-    """Datasets x findings heatmap of prevalence in ``split``; grey 'n/a' where a dataset has no
-    known label for the finding (not annotated or all masked)."""
+def prevalence_heatmap(report: pd.DataFrame, *, split: str = ALL, title: str | None = None,
+                       provenance: Any = None) -> Figure:
+    """Datasets x findings heatmap of prevalence (%) in ``split``; grey 'n/a' where a dataset has no
+    known label for the finding (not annotated or all masked). Each dataset's row names its images;
+    ``provenance`` (:class:`cxrinit.provenance.Provenance`) goes in the footer."""
     part = report[report["split"] == split]
     if part.empty:
         raise ValueError(f"prevalence_heatmap: the report has no rows for split {split!r}; "
@@ -79,13 +82,18 @@ def prevalence_heatmap(report: pd.DataFrame, *, split: str = ALL, title: str | N
     ax = fig.add_subplot()
     ax.set_facecolor("0.85")
     vmax = max(0.05, float(np.nanmax(values))) if np.isfinite(values).any() else 1.0
-    image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis", vmin=0.0, vmax=vmax, aspect="auto")
+    image = ax.imshow(np.ma.masked_invalid(values * 100), cmap="viridis", vmin=0.0, vmax=100 * vmax, aspect="auto")
     for (r, c), v in np.ndenumerate(values):
         # dark text on the bright end of viridis, white elsewhere, grey on the n/a cells
         color = "0.3" if np.isnan(v) else ("black" if v / vmax > 0.6 else "white")
         ax.text(c, r, "n/a" if np.isnan(v) else f"{100 * v:.1f}", ha="center", va="center", fontsize=7, color=color)
     ax.set_xticks(range(len(findings)), findings, rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(range(len(sources)), sources, fontsize=8)
+    images = part.drop_duplicates("source").set_index("source")["images"]
+    ax.set_yticks(range(len(sources)), [f"{s} (n={int(images[s])})" for s in sources], fontsize=8)
     ax.set_title(title or f"Prevalence (%) per dataset and finding, split: {split}", fontsize=10)
-    fig.colorbar(image, ax=ax, label="prevalence")
+    fig.colorbar(image, ax=ax, label="prevalence (%)")
+    if provenance is not None:
+        from cxrinit.evaluation.plots import footer
+
+        footer(fig, "n = labelled images; % of images with a known label that are positive", provenance=provenance)
     return fig

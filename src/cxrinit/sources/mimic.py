@@ -54,9 +54,16 @@ def _date(text: str) -> float:
 
 
 def _time(text: str) -> float:
-    """HHMMSS with optional fraction (``143055.123``), as DICOM TM."""
+    """HHMMSS with optional fraction (``143055.123``), as DICOM TM.
+
+    The release stores StudyTime as a number, so times before 10:00 lose their leading zero
+    (``33423.146`` is 03:34:23.146): the whole part is read right-aligned, HHMMSS padded to six digits.
+    """
     whole = text.split(".", 1)[0]
-    if not whole.isdigit() or len(whole) > 6 or int(whole[:2] or 0) > 23:
+    if not whole.isdigit() or len(whole) > 6:
+        raise ValueError(text)
+    padded = whole.zfill(6)
+    if int(padded[:2]) > 23 or int(padded[2:4]) > 59 or int(padded[4:6]) > 60:
         raise ValueError(text)
     return float(text)
 

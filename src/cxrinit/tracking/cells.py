@@ -42,7 +42,7 @@ def track_cell(config: TrackingConfig, cell: Any, *, stage: str, init: str, sour
     with child_run(config, stage, init=init, source=source) as run:
         try:
             trained = train_cell(cell, callbacks=[EpochLogger()] if run else [])
-        except WeightsUnavailable as err:
+        except WeightsUnavailable as err:  # a skip, not a failure (`skips_run`): the run ends FINISHED, tagged why
             if run:
                 import mlflow
 
@@ -66,7 +66,7 @@ def track_cell(config: TrackingConfig, cell: Any, *, stage: str, init: str, sour
             }))
             mlflow.set_tags({"mlflow.source.git.commit": git_commit(config.project_path),
                              "findings": ",".join(summary["findings"]),
-                             "selection_metric": summary["selection"]["metric"],
+                             "selection_metric": summary["selection"]["metric"], "skipped": "false",
                              **(provenance.tags() if provenance is not None else {})})
             mlflow.log_dict(trained.summary["history"], "history.json")
             files = {"weights": summary["best_weights"]} if summary.get("best_weights") else {}

@@ -49,7 +49,9 @@ class child_run:
         if self.config.enabled:
             import mlflow
 
-            mlflow.end_run(status="FAILED" if exc_type else "FINISHED")
+            # An exception that only means "this cell does not run here" (``skips_run``) is no failure
+            skip = exc is not None and getattr(exc, "skips_run", False)
+            mlflow.end_run(status="FAILED" if exc_type and not skip else "FINISHED")
 
 
 def log_report(config: TrackingConfig, outputs: Mapping[str, Any], *, prefix: str) -> None:

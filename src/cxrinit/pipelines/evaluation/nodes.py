@@ -31,9 +31,11 @@ def evaluate_source(evaluation: EvaluationSettings, provenance: Provenance, sour
 
 
 def summarize_study(evaluation: EvaluationSettings, tracking: TrackingConfig, provenance: Provenance,
-                    **tables: Any) -> dict[str, Any]:
+                    not_cells: dict[str, dict[str, str]] | None = None, **tables: Any) -> dict[str, Any]:
     """All sources together (``tables`` keyed ``<source>.points``, ``.replicates``, ``.comparisons``, and
-    ``card:<source>.<init>`` for every configured cell).
+    ``card:<source>.<init>`` for every configured cell). ``not_cells``: per source, the configured arms
+    that are no cell of it (the MIMIC arm on a source its initialization does not target), listed in
+    the table with why.
 
     Returns the summary, adjusted comparisons, study tables, markdown report and figures, which are
     also logged to the ``kedro run``'s MLflow run (with each cell's headline metrics on its own run).
@@ -45,6 +47,9 @@ def summarize_study(evaluation: EvaluationSettings, tracking: TrackingConfig, pr
     for key in [k for k in tables if k.startswith(CARD)]:
         source, init = key[len(CARD):].split(".", 1)
         cards.setdefault(source, {})[init] = tables.pop(key)
+    for source, reasons in (not_cells or {}).items():
+        for init, why in reasons.items():
+            cards.setdefault(source, {})[init] = {"skipped": True, "reason": why}
     sources = list(dict.fromkeys(key.rsplit(".", 1)[0] for key in tables))
     results = {s: SourceResult(*(tables[f"{s}.{part}"] for part in PARTS)) for s in sources}
     points = [r.points for r in results.values() if not r.empty]

@@ -11,6 +11,7 @@ from cxrinit.config import HarmonizationSettings, LabelSettings
 from cxrinit.datasets import StoreSet
 from cxrinit.imaging import Status
 from cxrinit.labels import harmonize_labels, label_report, make_splits, prevalence_heatmap
+from cxrinit.provenance import Provenance
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +54,11 @@ def harmonize_source(manifest: pd.DataFrame, labels: LabelSettings, harmonizatio
     return result.labels, splits, dropped[["source", "image_id", "reason", "detail"]], report
 
 
-def summarize_labels(**reports: pd.DataFrame) -> tuple[pd.DataFrame, Figure]:
-    """The label reports (keyed by source) of the sources harmonized so far in one table, and the heatmap."""
+def summarize_labels(provenance: Provenance, **reports: pd.DataFrame) -> tuple[pd.DataFrame, Figure]:
+    """The label reports (keyed by source) of the sources harmonized so far in one table, and the heatmap
+    (with ``provenance`` in its footer)."""
     table = pd.concat([r for r in reports.values() if len(r)], ignore_index=True)
-    return table, prevalence_heatmap(table, title="Prevalence per dataset (all splits)")
+    return table, prevalence_heatmap(table, title="Prevalence per dataset (all splits)", provenance=provenance)
 
 
 def summarize_drops(**dropped: pd.DataFrame) -> pd.DataFrame:

@@ -23,7 +23,8 @@ def create_pipeline(layout: StudyLayout) -> Pipeline:
     per_source = sum((instantiate(_template(s, layout.harmonize_with_pixels), s) for s in layout.sources),
                      Pipeline([]))
     summaries = Pipeline([
-        Node(nodes.summarize_labels, inputs={s: f"{s}.label_report" for s in layout.sources},
+        Node(nodes.summarize_labels, inputs={"provenance": "provenance",
+                                             **{s: f"{s}.label_report" for s in layout.sources}},
              outputs=["label_prevalence", "label_prevalence_heatmap"], name="summarize_labels", tags=["summary"]),
         Node(nodes.summarize_drops, inputs={s: f"{s}.label_drops" for s in layout.sources},
              outputs="label_drop_counts", name="summarize_drops", tags=["summary"]),
