@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     _write(probs, args.out)
     _write(report, report_path)
     bad = Counter(report["status"][report["status"] != "ok"])
-    print(f"{model.spec.uri} (version {model.spec.version}): {len(probs)} of {len(report)} inputs predicted -> "
+    which = model.spec.uri if model.spec.version == "cell" else f"{model.spec.uri} (version {model.spec.version})"
+    print(f"{which}: {len(probs)} of {len(report)} inputs predicted -> "
           f"{args.out}; report -> {report_path}" + (f"; not predicted: {dict(sorted(bad.items()))}" if bad else ""),
           file=sys.stderr)
     if not len(probs):
