@@ -55,6 +55,13 @@ def test_an_unknown_top_level_key_lists_labels_among_the_valid_ones() -> None:
     assert "unknown key (did you mean `finetuning`?)" in problem and "labels" in problem.split("valid keys:")[1]
 
 
+def test_a_dotted_key_from_a_run_config_file_is_told_to_nest() -> None:
+    """`kedro run -c run.yml` hands `params: {finetuning.inits: [...]}` over as one dotted key."""
+    runtime = {"finetuning.inits": ["random"]}
+    (problem,) = problems(parameters("demo", runtime), "demo", runtime)
+    assert problem.startswith("`finetuning.inits`") and "nest it as `finetuning: {inits: ...}`" in problem
+
+
 def test_unknown_key_from_params_names_origin_and_closest_key() -> None:
     runtime = {"evaluation": {"n_resample": 10}}
     (problem,) = problems(parameters("demo", runtime), "demo", runtime)

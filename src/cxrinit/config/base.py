@@ -121,6 +121,10 @@ def describe(error: ValidationError, model: type[BaseModel], prefix: Sequence[st
             if not loc[:-1] and not prefix:  # the top level: labels.yml's `labels` is validated on its own
                 known = [*known, *getattr(model, "OTHER_TOP_LEVEL_KEYS", ())]
             message = f"unknown key{_hint(str(loc[-1]), known)}; valid keys: {', '.join(known) or 'none'}"
+            head, dot, rest = str(loc[-1]).partition(".")
+            if dot and head in known:  # `finetuning.inits` as one key: a run config file (`-c`) does not split it
+                message = (f"a dotted key as one name: nest it as `{head}: {{{rest.split('.')[0]}: ...}}` in a"
+                           " `kedro run -c` file's `params` (dotted keys work in `--params` on the command line)")
         elif item["type"] in ("unknown_key", "error_at"):
             loc.append(context["key"])
         elif item["type"] == "value_error":
