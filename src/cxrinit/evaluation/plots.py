@@ -37,13 +37,18 @@ def _colors(inits: list[str]) -> dict[str, tuple]:
 
 def footer(fig: Figure, *lines: str, provenance: Provenance | None = None) -> None:
     """Small print under a figure: what it rests on (n) and where it came from (the demo marker)."""
+    import textwrap
+
     text = [line for line in lines if line]
     if provenance is not None:
         text.append(provenance.line())
+    width = max(40, int(fig.get_figwidth() * 17))  # characters of 7-pt text that fit the figure's width
+    text = [part for line in text for part in textwrap.wrap(line, width)]
     if text:
         fig.text(0.01, 0.005, "\n".join(text), fontsize=7, ha="left", va="bottom",
                  color="firebrick" if provenance is not None and provenance.synthetic else "0.3")
-        fig.get_layout_engine().set(rect=(0, 0.03 + 0.025 * len(text), 1, 0.97 - 0.025 * len(text)))
+        bottom = 0.02 + len(text) * (7 * 1.4 / 72) / fig.get_figheight()  # 7-pt lines, in figure fractions
+        fig.get_layout_engine().set(rect=(0, bottom, 1, 1 - bottom))
 
 
 def significance_marks(p: float) -> str:
