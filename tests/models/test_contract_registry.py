@@ -36,6 +36,8 @@ def test_contract_serializes_and_validates() -> None:
 def test_registry_builtins_and_config_entries() -> None:
     assert BUILTIN_INITS["dinov2"].arch == "vit_base_patch14_dinov2.lvd142m"
     assert BUILTIN_INITS["imagenet21k"].arch == "vit_base_patch16_224.augreg_in21k"
+    assert BUILTIN_INITS["dinov3"].arch == "vit_base_patch16_dinov3.lvd1689m" and "huggingface.co/timm" in \
+        BUILTIN_INITS["dinov3"].howto
     assert BUILTIN_INITS["random"].weights == "none" and BUILTIN_INITS["mimic"].weights == "file"
     with_file = init_spec({"name": "dinov2", "file": "/w/dinov2_vitb14_pretrain.pth"})
     assert with_file.arch == BUILTIN_INITS["dinov2"].arch and with_file.file == "/w/dinov2_vitb14_pretrain.pth"

@@ -94,6 +94,24 @@ def test_dinov2_hub_layout_loads_with_identical_outputs_and_resamples_grid(tmp_p
     assert bigger(torch.rand(1, 3, 84, 84)).shape == (1, 4)
 
 
+def test_dinov3_file_in_timms_layout_loads_with_identical_outputs_at_any_grid(tmp_path: Path) -> None:
+    """The built-in ``dinov3`` arm offline: timm's published safetensors layout (registers, rotary positions)."""
+    kwargs = {"depth": 2, "embed_dim": 32, "num_heads": 2}
+    torch.manual_seed(3)
+    ref = timm.create_model("vit_small_patch16_dinov3", num_classes=0, img_size=64, **kwargs).eval()
+    assert ref.num_prefix_tokens == 5  # the class token and 4 registers
+    save_file(ref.state_dict(), tmp_path / "model.safetensors")
+    init = {"name": "dinov3", "arch": "vit_small_patch16_dinov3", "model_kwargs": kwargs,
+            "file": str(tmp_path / "model.safetensors")}
+    model, contract = build_model(init, 4, 64, seed=0)
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(model.eval().forward_features(x), ref.forward_features(x))
+    assert contract.mean == pytest.approx((0.485, 0.456, 0.406)) and contract.size == 64
+    bigger, _ = build_model(init, 4, 96, seed=0)  # rotary positions: another grid needs no resampling
+    assert bigger(torch.rand(1, 3, 96, 96)).shape == (1, 4)
+
+
 def test_a_cxrinit_checkpoint_names_the_architecture_it_was_trained_as(tmp_path: Path) -> None:
     tiny = {"depth": 2, "embed_dim": 32, "num_heads": 2, "patch_size": 8}
     meta = {"arch": "vit_tiny_patch16_224", "cell": {"init": {"model_kwargs": tiny}}}

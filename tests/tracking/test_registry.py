@@ -100,3 +100,19 @@ def test_an_unreadable_registry_is_an_error_not_no_alias_yet(tmp_path: Path, con
         tracking.register_model(config, model, selection={"metric": "val_auroc_mean", "value": 0.1}, **args)
     monkeypatch.undo()
     assert str(MlflowClient().get_model_version_by_alias(NAME, "best").version) == first["version"]
+
+
+def test_a_dinov3_cell_trains_registers_and_reloads(tmp_path: Path, config) -> None:
+    """The DINOv3 family (registers, rotary positions) through training, export (pt2) and the registry."""
+    torch.set_num_threads(1)
+    cell = _cell(tmp_path, "dinov3", with_val=True).model_copy(update={
+        "init": {"name": "dinov3", "arch": "vit_small_patch16_dinov3", "weights": "none",
+                 "model_kwargs": {"depth": 1, "embed_dim": 32, "num_heads": 2}},
+        "train": {"epochs": 1, "batch_size": 12, "lr": 2e-3, "deterministic": True}})
+    card, tables = tracking.track_cell(config, cell, stage="finetuning", init="dinov3", source="test",
+                                       model_name="cxrinit-test-dinov3", lineage={"init": "dinov3"},
+                                       preprocessing={"store_size": 32})
+    assert card["arch"] == "vit_small_patch16_dinov3" and len(tables["test"])
+    model = mlflow.pytorch.load_model("models:/cxrinit-test-dinov3@best")
+    x = torch.rand(3, 3, 32, 32)
+    assert model(x).shape == (3, len(card["findings"]))

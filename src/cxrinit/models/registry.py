@@ -65,7 +65,7 @@ class InitSpec:
 
 _DINOV2_URL = "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitb14/dinov2_vitb14_pretrain.pth"
 
-#: The study's three arms plus a random-init control.
+#: The study's three arms, a random-init control, and DINOv3 (the newest natural-image self-supervised ViT).
 BUILTIN_INITS: dict[str, InitSpec] = {
     "dinov2": InitSpec(
         name="dinov2", arch="vit_base_patch14_dinov2.lvd142m",
@@ -74,6 +74,10 @@ BUILTIN_INITS: dict[str, InitSpec] = {
     "imagenet21k": InitSpec(
         name="imagenet21k", arch="vit_base_patch16_224.augreg_in21k",
         howto="download model.safetensors from https://huggingface.co/timm/vit_base_patch16_224.augreg_in21k"),
+    # DINOv3 (Meta, 2025): self-supervised on LVD-1689M; patch 16, 4 register tokens, RoPE (no position table)
+    "dinov3": InitSpec(
+        name="dinov3", arch="vit_base_patch16_dinov3.lvd1689m",
+        howto="download model.safetensors from https://huggingface.co/timm/vit_base_patch16_dinov3.lvd1689m"),
     "mimic": InitSpec(
         name="mimic", arch="vit_base_patch16_224", weights="file",
         howto=("run the pretraining pipeline (`kedro run --pipeline pretraining`), which registers the MIMIC-CXR "
