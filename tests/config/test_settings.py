@@ -105,8 +105,8 @@ def test_problems_in_files_name_the_file_and_are_all_reported(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("block, raw, message", [
-    (FinetuningSettings, {"inits": ["random", "dinov3"]},
-     "`inits.1`: unknown initialization 'dinov3' (did you mean `dinov2`?)"),
+    (FinetuningSettings, {"inits": ["random", "dinvo2"]},
+     "`inits.1`: unknown initialization 'dinvo2' (did you mean `dinov2`?)"),
     (PretrainingSettings, {"init": "imagenet21"}, "`init`: unknown initialization 'imagenet21' (did you mean"),
     (FinetuningSettings, {"registry": {"mine": {"arch": "vit_small_patch16_224", "weights": "hubb"}}},
      "`registry.mine.weights`: init 'mine': weights='hubb' unknown"),
