@@ -21,6 +21,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from .bootstrap import _nanmean
 from .delong import delong_test
 from .multiplicity import adjust_p
 from .predictions import MEAN, align_split
@@ -71,7 +72,7 @@ def compare_models(predictions: Mapping[str, pd.DataFrame], points: pd.DataFrame
             if f == MEAN:
                 ra = _mean_rows([auc[a, g] for g in common], n_res)
                 rb = _mean_rows([auc[b, g] for g in common], n_res)
-                pa, pb = _nanmean([pts[a, g] for g in common]), _nanmean([pts[b, g] for g in common])
+                pa, pb = _point_mean([pts[a, g] for g in common]), _point_mean([pts[b, g] for g in common])
                 dl = None
             else:
                 ra, rb = auc[a, f], auc[b, f]
@@ -109,11 +110,8 @@ def adjust_comparisons(comparisons: pd.DataFrame, method: str = "bh") -> pd.Data
 
 
 def _mean_rows(rows: list[np.ndarray], n: int) -> np.ndarray:
-    x = np.vstack(rows) if rows else np.full((1, n), np.nan)
-    k = (~np.isnan(x)).sum(axis=0)
-    return np.divide(np.nansum(x, axis=0), k, out=np.full(x.shape[1], np.nan), where=k > 0)
+    return _nanmean(np.vstack(rows) if rows else np.full((1, n), np.nan), 0)
 
 
-def _nanmean(values: list[float]) -> float:
-    x = np.asarray(values, dtype=float)
-    return float(x[~np.isnan(x)].mean()) if (~np.isnan(x)).any() else float("nan")
+def _point_mean(values: list[float]) -> float:
+    return float(_nanmean(np.asarray(values, dtype=float), 0))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .bootstrap import summarize_bootstrap
+from .bootstrap import _nanmean, summarize_bootstrap
 from .metrics import METRICS
 from .predictions import MEAN
 
@@ -94,8 +94,8 @@ def set_summary(points: pd.DataFrame, replicates: pd.DataFrame, sets: list[Compa
             n_res = next(iter(values.values())).shape[1]
             rep_rows.append(pd.DataFrame({"source": s.source, "set": s.key, "init": init,
                                           "resample": np.arange(n_res),
-                                          **{k: _defined_mean(v) for k, v in values.items()}}))
-            point = {k: _defined_mean(pts.loc[[(s.source, init, f) for f in s.findings], k].to_numpy(float)[:, None])[0]
+                                          **{k: _nanmean(v, 0) for k, v in values.items()}}))
+            point = {k: _nanmean(pts.loc[[(s.source, init, f) for f in s.findings], k].to_numpy(float)[:, None], 0)[0]
                      for k in metrics}
             point_rows.append({"source": s.source, "set": s.key, "init": init, **point})
     if not point_rows:
@@ -106,12 +106,6 @@ def set_summary(points: pd.DataFrame, replicates: pd.DataFrame, sets: list[Compa
     summary["n_findings"] = [sizes[k] for k in zip(summary["source"], summary["set"])]
     n = points[points["finding"] == MEAN].drop_duplicates("source").set_index("source")[["n_images", "n_patients"]]
     return summary.join(n, on="source")
-
-
-def _defined_mean(x: np.ndarray) -> np.ndarray:
-    """Column means over the defined (non-NaN) rows; NaN where none is (as the comparisons average)."""
-    k = (~np.isnan(x)).sum(axis=0)
-    return np.divide(np.nansum(x, axis=0), k, out=np.full(x.shape[1], np.nan), where=k > 0)
 
 
 __all__ = ["ComparisonSet", "comparison_sets", "set_summary"]

@@ -183,12 +183,21 @@ def _set_title(s: ComparisonSet, undefined: set[str], compared: bool) -> str:
             f" see the notes) on the same test images; p-values for {pairs}.\n")
 
 
+def _findings_of(points: pd.DataFrame, source: str) -> pd.DataFrame:
+    return points[(points["source"] == source) & (points["finding"] != MEAN)]
+
+
+def _single_class(part: pd.DataFrame) -> pd.Series:
+    """Rows whose finding has one class only in the test split: its AUROC is undefined."""
+    return (part["n_pos"] == 0) | (part["n_neg"] == 0)
+
+
 def undefined_notes(points: pd.DataFrame, source: str, threshold: str = "val_youden") -> list[str]:
     """Why a source's cells say "n/a": findings with one class in the test split (AUROC undefined) or,
     with ``val_youden``, in the validation split (no threshold, so no thresholded metric)."""
-    part = points[(points["source"] == source) & (points["finding"] != MEAN)]
+    part = _findings_of(points, source)
     notes = []
-    single = part[(part["n_pos"] == 0) | (part["n_neg"] == 0)].drop_duplicates("finding")
+    single = part[_single_class(part)].drop_duplicates("finding")
     if len(single):
         listed = ", ".join(f"{r.finding} ({int(r.n_pos)} pos / {int(r.n_neg)} neg)" for r in single.itertuples())
         notes.append(f"n/a AUROC: one class only in the test split, so the AUROC is undefined and every mean skips"
@@ -238,8 +247,8 @@ def study_markdown(sets_summary: pd.DataFrame, summary: pd.DataFrame, points: pd
         else:
             parts.append(f"\n## {source}: no arm trained\n")
         mine = [s for s in sets if s.source == source]
-        pts = points[(points["source"] == source) & (points["finding"] != MEAN)]
-        undefined = set(pts.loc[(pts["n_pos"] == 0) | (pts["n_neg"] == 0), "finding"])
+        pts = _findings_of(points, source)
+        undefined = set(pts.loc[_single_class(pts), "finding"])
         for s in mine:
             part = trained[trained["findings"] == s.key]
             part = part.drop(columns=[c for c in part.columns if c.startswith("p_") and part[c].isna().all()])
