@@ -57,18 +57,12 @@ def _create(spec: InitSpec, kwargs: dict[str, Any], labels: list[str] | None,
         if not path.is_file():
             raise WeightsUnavailable(
                 f"init {spec.name!r}: weights file {path} not found. {_howto(spec, registry_key)}")
-        state, meta = read_weights(path)
-        _check_architecture(spec, meta, path, registry_key)
-        model = _timm(spec.arch, False, kwargs)
-        origin = f"init {spec.name!r} ({path})"
-        state = convert_to_timm(state, model)
-        state = fit_head(state, model, spec.head, labels, meta.get("labels"), origin)
-        load_into(model, state, origin)
-        log.info("init %s: %d tensors loaded from %s", spec.name, len(state), path)
-        return model, meta
+        return _from_file(spec, path, kwargs, labels, registry_key)
     if spec.weights == "file":
         raise WeightsUnavailable(f"init {spec.name!r} needs a local weights file and none is set. "
                                  f"{_howto(spec, registry_key)}")
+    if spec.hf_repo:
+        return _from_file(spec, _publisher_file(spec, registry_key), kwargs, labels, registry_key)
     with torch.device("meta"):
         probe = _timm(spec.arch, False, kwargs)  # validates arch + kwargs and resolves the hub id, allocating nothing
     if repo := _missing_offline(probe):
@@ -80,6 +74,50 @@ def _create(spec: InitSpec, kwargs: dict[str, Any], labels: list[str] | None,
     except Exception as err:  # noqa: BLE001 - network/hub failures come in many types; config errors were caught above
         raise WeightsUnavailable(
             f"init {spec.name!r}: pretrained weights for {spec.arch} could not be fetched from the hub "
+            f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). "
+            f"{_howto(spec, registry_key)}") from err
+
+
+def _from_file(spec: InitSpec, path: Path, kwargs: dict[str, Any], labels: list[str] | None,
+               registry_key: str) -> tuple[nn.Module, dict[str, Any]]:
+    state, meta = read_weights(path)
+    _check_architecture(spec, meta, path, registry_key)
+    model = _timm(spec.arch, False, kwargs)
+    origin = f"init {spec.name!r} ({path})"
+    state = convert_to_timm(state, model)
+    state = fit_head(state, model, spec.head, labels, meta.get("labels"), origin)
+    load_into(model, state, origin)
+    log.info("init %s: %d tensors loaded from %s", spec.name, len(state), path)
+    return model, meta
+
+
+#: The weights files of a transformers-layout repo (``hf_repo``), in the order they are looked for in the cache.
+_HF_REPO_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def _publisher_file(spec: InitSpec, registry_key: str) -> Path:
+    """The weights file of ``spec.hf_repo`` in the Hugging Face cache, downloaded there when it is not yet.
+
+    timm cannot load a transformers-layout repo (``hf-hub:`` expects timm's own layout), so its
+    ``model.safetensors`` is fetched with ``huggingface_hub`` (cached like any hub file) and then read as a local
+    file. With ``HF_HUB_OFFLINE=1`` only the cache is looked at: nothing is fetched.
+    """
+    from huggingface_hub import constants, hf_hub_download, try_to_load_from_cache
+
+    repo = spec.hf_repo or ""
+    for name in _HF_REPO_FILES:
+        cached = try_to_load_from_cache(repo, name)
+        if isinstance(cached, str):
+            return Path(cached)
+    if constants.HF_HUB_OFFLINE:
+        raise WeightsUnavailable(
+            f"init {spec.name!r}: the weights of {repo} are not in the local hub cache and downloads are off "
+            f"(HF_HUB_OFFLINE=1). {_howto(spec, registry_key)}")
+    try:
+        return Path(hf_hub_download(repo, _HF_REPO_FILES[0]))
+    except Exception as err:  # noqa: BLE001 - network/hub failures come in many types
+        raise WeightsUnavailable(
+            f"init {spec.name!r}: {_HF_REPO_FILES[0]} of {repo} could not be fetched from the hub "
             f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). "
             f"{_howto(spec, registry_key)}") from err
 
@@ -125,7 +163,8 @@ def _howto(spec: InitSpec, registry_key: str) -> str:
                  f"`kedro run`, conf/demo/parameters_{block}.yml for `--env demo`)")
     else:
         place = "in the cell configuration"
-    online = ", or run once online so timm caches them" if spec.weights == "hub" else ""
+    cacher = "huggingface_hub" if spec.hf_repo else "timm"
+    online = f", or run once online so {cacher} caches them" if spec.weights == "hub" else ""
     return (f"Provide the weights as a local file{where} and set `{_entry_key(spec, registry_key)}.file: /path/to/file` "
             f"(.safetensors, or a PyTorch state dict .pt/.pth/.bin) {place}{online}.")
 

@@ -30,7 +30,10 @@ class InitSpec:
     ``head``: ``auto`` keeps a checkpoint's classifier when its label list matches the target's (reordered
     if needed) and replaces it otherwise; ``keep`` insists; ``reset`` always starts a new head.
     ``mean``/``std`` override the architecture's own normalization. ``howto`` says where to get the weights
-    (shown when they are missing).
+    (shown when they are missing). ``hf_repo``: a Hugging Face repo holding the weights in the transformers
+    DINOv2 layout (``Dinov2Model`` / ``Dinov2WithRegistersModel``); ``hub`` then fetches that repo's
+    ``model.safetensors`` into the Hugging Face cache instead of timm's pretrained weights of ``arch``, and
+    its keys are converted to ``arch``'s on load (a ``file`` in that layout is converted the same way).
     """
 
     name: str
@@ -42,6 +45,7 @@ class InitSpec:
     std: tuple[float, ...] | None = None
     model_kwargs: Mapping[str, Any] = field(default_factory=dict)
     howto: str = ""
+    hf_repo: str | None = None
 
     def __post_init__(self) -> None:
         if not self.name or not self.arch:
@@ -64,8 +68,10 @@ class InitSpec:
 
 
 _DINOV2_URL = "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitb14/dinov2_vitb14_pretrain.pth"
+_IMAGENET_MEAN, _IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
-#: The study's three arms, a random-init control, and DINOv3 (the newest natural-image self-supervised ViT).
+#: The study's three arms, a random-init control, DINOv3 (the newest natural-image self-supervised ViT) and two
+#: DINOv2s pretrained on chest radiographs, published in the transformers layout (converted on load, hf_layout.py).
 BUILTIN_INITS: dict[str, InitSpec] = {
     "dinov2": InitSpec(
         name="dinov2", arch="vit_base_patch14_dinov2.lvd142m",
@@ -78,6 +84,24 @@ BUILTIN_INITS: dict[str, InitSpec] = {
     "dinov3": InitSpec(
         name="dinov3", arch="vit_base_patch16_dinov3.lvd1689m",
         howto="download model.safetensors from https://huggingface.co/timm/vit_base_patch16_dinov3.lvd1689m"),
+    # RAD-DINO (Microsoft): DINOv2 ViT-B/14 continued on chest radiographs. Dinov2Model: hidden 768, 12 layers and
+    # heads, patch 14, no registers, GELU MLP, layer scale, LayerNorm eps 1e-6, 518 px (37 x 37 patches): config.json
+    # of https://huggingface.co/microsoft/rad-dino (and of its microsoft/rad-dino-maira-2 twin); mean/std
+    # 0.5307/0.2583 on every channel from its preprocessor_config.json (shortest edge 518, centre crop 518).
+    "rad_dino": InitSpec(
+        name="rad_dino", arch="vit_base_patch14_dinov2", hf_repo="microsoft/rad-dino",
+        mean=(0.5307,) * 3, std=(0.2583,) * 3,
+        howto=("download model.safetensors from https://huggingface.co/microsoft/rad-dino (transformers "
+               "Dinov2Model layout, converted on load)")),
+    # CXformer(B) (M42, MIDL 2025): DINOv2 ViT-B/14 with 4 registers (dinov2_vitb14_reg4), continued on 600k chest
+    # radiographs at 518 px, GELU MLP, 12 heads: dinov2/configs/pretrain/vit_base_cxr.yaml of
+    # https://github.com/m42-health/CXformer; last_hidden_state [1, 1374, 768] at 518 px in its hf_predict.py.
+    # ImageNet mean/std: its training code's normalization (dinov2/data/transforms.py).
+    "cxformer": InitSpec(
+        name="cxformer", arch="vit_base_patch14_reg4_dinov2", hf_repo="m42-health/CXformer-base",
+        mean=_IMAGENET_MEAN, std=_IMAGENET_STD,
+        howto=("download model.safetensors from https://huggingface.co/m42-health/CXformer-base (transformers "
+               "Dinov2WithRegistersModel layout, converted on load; CC BY-NC 4.0, research use only)")),
     "mimic": InitSpec(
         name="mimic", arch="vit_base_patch16_224", weights="file",
         howto=("run the pretraining pipeline (`kedro run --pipeline pretraining`), which registers the MIMIC-CXR "

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .errors import WeightsUnavailable
+from .hf_layout import hf_dinov2_to_timm, is_hf_dinov2
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +91,19 @@ def _strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def convert_to_timm(state: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
     """Map foreign key layouts onto ``model`` and resample its position grid, via the model family's timm filter.
 
-    For ViTs this is timm's ``checkpoint_filter_fn``: official DINOv2 hub checkpoints (``mask_token``,
-    ``blocks.N.ls1.gamma``, ``w12``/``w3`` SwiGLU names) become timm keys, ``pos_embed`` is resampled to
-    the model's patch grid and patch embeddings to its patch size.
+    A Hugging Face transformers DINOv2 checkpoint (``embeddings.*``/``encoder.layer.N.*`` keys: RAD-DINO,
+    CXformer) is first renamed to timm keys (:mod:`.hf_layout`). Then, for ViTs, timm's ``checkpoint_filter_fn``:
+    official DINOv2 hub checkpoints (``mask_token``, ``blocks.N.ls1.gamma``, ``w12``/``w3`` SwiGLU names) become
+    timm keys, ``pos_embed`` is resampled to the model's patch grid and patch embeddings to its patch size.
     """
+    state = dict(state)
+    if is_hf_dinov2(state):
+        state = hf_dinov2_to_timm(state, model)
     module = sys.modules.get(type(model).__module__)
     filter_fn = getattr(module, "checkpoint_filter_fn", None)
     if filter_fn is None:
-        return dict(state)
-    return filter_fn(dict(state), model)
+        return state
+    return filter_fn(state, model)
 
 
 def classifier_keys(model: nn.Module) -> list[str]:
@@ -117,6 +122,10 @@ def fit_head(state: dict[str, torch.Tensor], model: nn.Module, policy: str,
     order); without label lists it is kept only under ``keep`` and only if shapes match.
     """
     head = classifier_keys(model)
+    if not head:  # an embedding backbone (num_classes=0) has no classifier: a checkpoint's is left out
+        names = getattr(model, "pretrained_cfg", {}).get("classifier", "head")
+        names = [names] if isinstance(names, str) else list(names)
+        return {k: v for k, v in state.items() if not any(k == n or k.startswith(n + ".") for n in names)}
     present = [k for k in head if k in state]
     if not present:
         if policy == "keep":
@@ -152,12 +161,17 @@ def _drop(state: dict[str, torch.Tensor], keys: list[str], origin: str, reason: 
 
 def load_into(model: nn.Module, state: dict[str, torch.Tensor], origin: str) -> None:
     """Load ``state`` into ``model``; only the classifier may be missing (it stays freshly initialized)."""
-    result = model.load_state_dict(state, strict=False)
+    own = model.state_dict()
+    shapes = [f"{k} {tuple(v.shape)} (model {tuple(own[k].shape)})" for k, v in state.items()
+              if k in own and v.shape != own[k].shape]
+    result = model.load_state_dict({k: v for k, v in state.items() if k not in own or v.shape == own[k].shape},
+                                   strict=False)
     allowed = set(classifier_keys(model))
-    missing = [k for k in result.missing_keys if k not in allowed]
-    if missing or result.unexpected_keys:
+    missing = [k for k in result.missing_keys if k not in allowed and k not in state]
+    if missing or result.unexpected_keys or shapes:
         raise ValueError(
             f"{origin} does not fit architecture {type(model).__name__}: missing {missing[:8]}"
             f"{' ...' if len(missing) > 8 else ''}, unexpected {result.unexpected_keys[:8]}"
-            f"{' ...' if len(result.unexpected_keys) > 8 else ''}. Check the init's `arch` (and model_kwargs) "
-            "matches the checkpoint.")
+            f"{' ...' if len(result.unexpected_keys) > 8 else ''}"
+            + (f", other shape {shapes[:4]}{' ...' if len(shapes) > 4 else ''}" if shapes else "")
+            + ". Check the init's `arch` (and model_kwargs) matches the checkpoint.")
