@@ -35,7 +35,8 @@ STUDY_PARAMS = {
     # VinDr, and MIMIC for VinDr's MIMIC arm: the other sources are left out of every stage
     "sources": {s: {"enabled": False} for s in ("nih", "chexpert", "uka", "padchest")},
     "pretraining": {"train": {"epochs": 1}},
-    "finetuning": {"train": {"epochs": FINETUNE_EPOCHS}},
+    # the MLflow server's part: one arm that trains from its own stage (mimic), one from scratch, two skipped
+    "finetuning": {"inits": ["dinov2", "imagenet21k", "mimic", "random"], "train": {"epochs": FINETUNE_EPOCHS}},
     "evaluation": {"n_resamples": 50},
 }
 #: The namespaces each stage runs (None: all): only VinDr is fine-tuned.

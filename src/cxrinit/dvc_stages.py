@@ -2,7 +2,7 @@
 
 The DVC stages follow the configuration like the pipelines do: one ``ingestion@<source>`` and one
 ``finetuning@<source>`` stage per enabled source, the pretraining stage when the ``mimic`` arm is
-configured, the demo stage where the demo is enabled. Each stage calls ``kedro run`` for its
+configured, the selfsupervised stage when the ``ssl`` arm is, the demo stage where the demo is enabled. Each stage calls ``kedro run`` for its
 pipeline (and namespace) and lists its code, parameter and data dependencies and its outputs (the
 folders of conf/base/catalog.yml's layout). Regenerate after changing sources or arms::
 
@@ -30,6 +30,8 @@ CODE = {
     "harmonization": ["src/cxrinit/labels", "src/cxrinit/pipelines/harmonization"],
     "pretraining": ["src/cxrinit/models", "src/cxrinit/training", "src/cxrinit/tracking",
                     "src/cxrinit/pipelines/pretraining", "src/cxrinit/pipelines/cells.py"],
+    "selfsupervised": ["src/cxrinit/models", "src/cxrinit/selfsupervised", "src/cxrinit/training",
+                       "src/cxrinit/tracking", "src/cxrinit/pipelines/selfsupervised"],
     "finetuning": ["src/cxrinit/models", "src/cxrinit/training", "src/cxrinit/tracking",
                    "src/cxrinit/pipelines/finetuning", "src/cxrinit/pipelines/cells.py"],
     "evaluation": ["src/cxrinit/evaluation", "src/cxrinit/pipelines/evaluation"],
@@ -117,10 +119,18 @@ def stages(layout: StudyLayout, roots: dict[str, str | None], *, env: str, proje
             "cmd": f"{run} pretraining",
             "deps": [f"{primary}/{source}", f"{model_input}/{source}", *labels, *CODE["pretraining"]],
             "params": _params(project, env, "pretraining"), "outs": [f"{models}/mimic_init"]}
+    if layout.ssl:
+        st["selfsupervised"] = {
+            "cmd": f"{run} selfsupervised",
+            "deps": [*(f"{primary}/{s}" for s in sources), *(f"{model_input}/{s}" for s in sources), *labels,
+                     *CODE["selfsupervised"]],
+            "params": [*_params(project, env, "selfsupervised"), *_params(project, env, "ingestion")],
+            "outs": [f"{models}/ssl_init"]}
     st["finetuning"] = {"foreach": "${sources}", "do": {
         "cmd": f"{run} finetuning --namespaces ${{key}}",
         "deps": [f"{primary}/${{key}}", f"{model_input}/${{key}}", *labels, *CODE["finetuning"],
-                 *([f"{models}/mimic_init"] if layout.pretraining_cells() else [])],
+                 *([f"{models}/mimic_init"] if layout.pretraining_cells() else []),
+                 *([f"{models}/ssl_init"] if layout.ssl else [])],
         "params": _params(project, env, "finetuning"),
         "outs": [f"{models}/${{key}}", f"{model_output}/${{key}}"]}}
     st["evaluation"] = {

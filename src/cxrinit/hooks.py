@@ -16,7 +16,7 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 
 from cxrinit import logs, tracking
-from cxrinit.config import PRETRAINED_INIT, demo_disabled_message
+from cxrinit.config import PRETRAINED_INIT, SSL_INIT, demo_disabled_message
 from cxrinit.provenance import Provenance
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ class ProjectHooks:
         the settings are read, so that runs without training never import timm)."""
         settings = getattr(self._context, "settings", None)
         names = {n.name.rsplit(".", 1)[-1] for n in pipeline.nodes}
-        if settings is None or not names & {"finetune", "pretrain"}:
+        if settings is None or not names & {"finetune", "pretrain", "selfsupervise"}:
             return
         from cxrinit.config import ConfigError
         from cxrinit.models.registry import init_spec
@@ -146,11 +146,13 @@ class ProjectHooks:
                 if n.name.endswith(".finetune") and n.namespace}
         if "pretrain" in names:
             used.add(("pretraining", settings.pretraining.init))
+        if "selfsupervise" in names:
+            used.add(("selfsupervised", settings.selfsupervised.init))
         problems = []
         for block, init in sorted(used):
             registry = getattr(settings, block).registry
-            if init == PRETRAINED_INIT and init not in registry:
-                continue  # the MIMIC arm's architecture comes from its pretraining card
+            if init in (PRETRAINED_INIT, SSL_INIT) and init not in registry:
+                continue  # the MIMIC and ssl arms' architectures come from their initialization's card
             arch = init_spec(init, registry).arch
             if arch.startswith("hf-hub:") or _is_timm_model(arch):
                 continue

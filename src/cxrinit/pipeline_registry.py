@@ -11,12 +11,12 @@ from pathlib import Path
 
 from kedro.pipeline import Pipeline
 
-from cxrinit.pipelines import demo, evaluation, finetuning, harmonization, ingestion, pretraining
+from cxrinit.pipelines import demo, evaluation, finetuning, harmonization, ingestion, pretraining, selfsupervised
 from cxrinit.pipelines.layout import StudyLayout, active_layout, load_layout
 
 #: Pipelines in data order.
 STAGES = {"demo": demo, "ingestion": ingestion, "harmonization": harmonization, "pretraining": pretraining,
-          "finetuning": finetuning, "evaluation": evaluation}
+          "selfsupervised": selfsupervised, "finetuning": finetuning, "evaluation": evaluation}
 
 
 def current_layout() -> StudyLayout:

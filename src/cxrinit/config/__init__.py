@@ -14,12 +14,13 @@ from .ingestion import IngestionSettings
 from .labels import LabelSettings
 from .origins import ConfigOrigins
 from .project import PRETRAINED_INIT, ProjectSettings, validate_parameters
+from .selfsupervised import SSL_INIT, SelfSupervisedSettings
 from .sources import SourceSettings
 from .training import FinetuningSettings, PretrainingSettings, TrainingSettings
 
 __all__ = [
     "PRETRAINED_INIT", "ConfigError", "ConfigOrigins", "DemoSettings", "DemoSourceSettings", "EvaluationSettings",
     "FinetuningSettings", "HarmonizationSettings", "IngestionSettings", "LabelSettings", "PretrainingSettings",
-    "ProjectSettings", "Settings", "SourceSettings", "TrainingSettings", "demo_disabled_message",
+    "ProjectSettings", "SSL_INIT", "SelfSupervisedSettings", "Settings", "SourceSettings", "TrainingSettings", "demo_disabled_message",
     "validate_parameters",
 ]

@@ -24,6 +24,7 @@ from .globals_ import GlobalsSettings
 from .harmonization import HarmonizationSettings
 from .ingestion import IngestionSettings
 from .sources import SourceSettings, check_sources
+from .selfsupervised import SSL_INIT, SelfSupervisedSettings
 from .training import FinetuningSettings, PretrainingSettings
 
 #: The initialization whose cells fine-tune from the supervised pretraining stage.
@@ -40,6 +41,7 @@ class ProjectSettings(Settings):
     ingestion: IngestionSettings = Field(default_factory=IngestionSettings)
     harmonization: HarmonizationSettings = Field(default_factory=HarmonizationSettings)
     pretraining: PretrainingSettings = Field(default_factory=PretrainingSettings)
+    selfsupervised: SelfSupervisedSettings = Field(default_factory=SelfSupervisedSettings)
     finetuning: FinetuningSettings = Field(default_factory=FinetuningSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
 
@@ -50,6 +52,11 @@ class ProjectSettings(Settings):
 
     def enabled_sources(self) -> dict[str, SourceSettings]:
         return {name: s for name, s in self.sources.items() if s.enabled}
+
+    def ssl_sources(self) -> list[str]:
+        """The sources whose training images the self-supervised stage sees (``selfsupervised.sources``, else all)."""
+        chosen = self.selfsupervised.sources
+        return list(self.enabled_sources()) if chosen is None else list(chosen)
 
     def format_of(self, source: str) -> str:
         return self.sources[source].format or source
@@ -94,7 +101,20 @@ def cross_check(settings: ProjectSettings, ontology: Ontology) -> list[tuple[tup
                 problems.append((where, str(err)))
     fine, pre = settings.finetuning, settings.pretraining
     sizes = list(settings.ingestion.sizes)
-    for block, cell in (("finetuning", fine), ("pretraining", pre)):
+    ssl = settings.selfsupervised
+    if SSL_INIT in fine.inits:
+        if ssl.sources == [] and not ssl.folders:
+            problems.append((("selfsupervised", "sources"), "no images to pretrain on: name sources (null: every "
+                             "enabled source) or folders of unlabeled images"))
+        for i, name in enumerate(ssl.sources or []):
+            if name not in sources:
+                problems.append((("selfsupervised", "sources", str(i)), f"{name!r} is not an enabled source "
+                                 f"({', '.join(sources)}); the self-supervised stage reads its training images"))
+        probe = ssl.probe.source
+        if ssl.probe.enabled and probe is not None and probe not in sources:
+            problems.append((("selfsupervised", "probe", "source"), f"{probe!r} is not an enabled source "
+                             f"({', '.join(sources)}); the probe needs a labelled source, or set probe.enabled: false"))
+    for block, cell in (("finetuning", fine), ("pretraining", pre), ("selfsupervised", ssl)):
         if cell.store_size is not None and cell.store_size not in sizes:
             problems.append(((block, "store_size"), f"no pixel store of {cell.store_size} px: ingestion.sizes is "
                              f"{sizes}; use one of them, or add {cell.store_size} to ingestion.sizes and run the "
@@ -192,4 +212,4 @@ def validate_parameters(raw: Mapping[str, Any], *, origin: Origin | None = None,
     return settings, ontology
 
 
-__all__ = ["PRETRAINED_INIT", "ProjectSettings", "cross_check", "validate_parameters"]
+__all__ = ["PRETRAINED_INIT", "SSL_INIT", "ProjectSettings", "cross_check", "validate_parameters"]

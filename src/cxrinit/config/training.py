@@ -76,14 +76,12 @@ class TrainOptions(BaseModel):
         return train_config(self.preset, self.train)
 
 
-class TrainingSettings(Settings, TrainOptions):
-    """What the pretraining and fine-tuning cells share.
+class CellSettings(Settings):
+    """What every stage that trains a model shares (pretraining, self-supervised, fine-tuning).
 
     ``img_size``: the model's input side (pixels); ``store_size``: which pixel-store resolution is read
     (``ingestion.sizes``; None = the store's first). ``normalization``: ``init`` (each initialization's
-    own mean/std) or ``paper`` ([0, 1] gray-as-RGB for every arm). ``preset``: training preset
-    (``paper`` = the study's hyper-parameters). ``train``: any :class:`~cxrinit.training.TrainConfig`
-    option over the preset (``augment`` a mapping of its options). ``registry``: initialization entries
+    own mean/std) or ``paper`` ([0, 1] gray-as-RGB for every arm). ``registry``: initialization entries
     (new inits, or local weights files for the built-in ones; :class:`~cxrinit.models.InitSpec` fields).
     ``device``: ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``. ``models_dir``: where
     checkpoints and cards go.
@@ -124,6 +122,13 @@ class TrainingSettings(Settings, TrainOptions):
     def known_inits(self) -> list[str]:
         """Built-in initializations and this block's registry entries."""
         return list(dict.fromkeys([*BUILTIN_INITS, *self.registry]))
+
+
+class TrainingSettings(CellSettings, TrainOptions):
+    """The supervised cells (pretraining and fine-tuning): :class:`CellSettings` plus ``preset`` (training
+    preset, ``paper`` = the study's hyper-parameters) and ``train`` (any
+    :class:`~cxrinit.training.TrainConfig` option over the preset, ``augment`` a mapping of its options).
+    """
 
 
 class FinetuningSettings(TrainingSettings):
@@ -171,5 +176,5 @@ class PretrainingSettings(TrainingSettings):
         return self
 
 
-__all__ = ["FinetuningSettings", "PretrainingSettings", "TrainOptions", "TrainingSettings", "check_device",
+__all__ = ["CellSettings", "FinetuningSettings", "PretrainingSettings", "TrainOptions", "TrainingSettings", "check_device",
            "train_config"]

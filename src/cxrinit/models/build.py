@@ -40,8 +40,9 @@ def build_model(spec: InitSpec | Mapping[str, Any] | str, num_classes: int, img_
         raise ValueError(f"{len(labels)} labels given for num_classes={num_classes}")
     kwargs = {**spec.model_kwargs, **model_kwargs, "num_classes": num_classes, "img_size": img_size}
     with torch.random.fork_rng(devices=[]):
-        if seed is not None:
-            torch.manual_seed(seed)  # the new head (and a random init) is reproducible without touching global RNG
+        if spec.seed is not None or seed is not None:
+            # the new head (and a random init) is reproducible without touching the global RNG
+            torch.manual_seed(spec.seed if spec.seed is not None else seed)
         model, meta = _create(spec, kwargs, list(labels) if labels is not None else None, registry_key)
     mean, std = _statistics(spec, model, meta)
     contract = InputContract.for_init(img_size, mean, std, normalization)

@@ -30,7 +30,10 @@ class InitSpec:
     ``head``: ``auto`` keeps a checkpoint's classifier when its label list matches the target's (reordered
     if needed) and replaces it otherwise; ``keep`` insists; ``reset`` always starts a new head.
     ``mean``/``std`` override the architecture's own normalization. ``howto`` says where to get the weights
-    (shown when they are missing). ``hf_repo``: a Hugging Face repo holding the weights in the transformers
+    (shown when they are missing). ``seed``: draws the random weights (``weights: none``) and the new head
+    instead of the training seed, so two arms can differ only in their initial weights (a negative
+    control: ``{random_b: {arch: ..., weights: none, seed: 1}}``).
+    ``hf_repo``: a Hugging Face repo holding the weights in the transformers
     DINOv2 layout (``Dinov2Model`` / ``Dinov2WithRegistersModel``); ``hub`` then fetches that repo's
     ``model.safetensors`` into the Hugging Face cache instead of timm's pretrained weights of ``arch``, and
     its keys are converted to ``arch``'s on load (a ``file`` in that layout is converted the same way).
@@ -45,6 +48,7 @@ class InitSpec:
     std: tuple[float, ...] | None = None
     model_kwargs: Mapping[str, Any] = field(default_factory=dict)
     howto: str = ""
+    seed: int | None = None
     hf_repo: str | None = None
 
     def __post_init__(self) -> None:
@@ -106,6 +110,10 @@ BUILTIN_INITS: dict[str, InitSpec] = {
         name="mimic", arch="vit_base_patch16_224", weights="file",
         howto=("run the pretraining pipeline (`kedro run --pipeline pretraining`), which registers the MIMIC-CXR "
                "model in MLflow and passes its best.safetensors here, or point to such a file yourself")),
+    "ssl": InitSpec(
+        name="ssl", arch="vit_base_patch16_224", weights="file",
+        howto=("run the selfsupervised pipeline (`kedro run --pipelines selfsupervised`), which pretrains on your "
+               "unlabeled training images with DINO and passes the teacher backbone here (docs/selfsupervised.md)")),
     "random": InitSpec(name="random", arch="vit_base_patch16_224", weights="none"),
 }
 

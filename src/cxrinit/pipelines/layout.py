@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cxrinit.config import PRETRAINED_INIT, ProjectSettings
+from cxrinit.config import PRETRAINED_INIT, SSL_INIT, ProjectSettings
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,10 @@ class StudyLayout:
     demo_sources: tuple[str, ...] = ()
     env: str | None = None
     harmonize_with_pixels: bool = True  # harmonization.use_pixel_store
+    ssl: bool = False  # the ssl arm is configured: the selfsupervised stage runs
+    ssl_sources: tuple[str, ...] = ()  # whose training images it sees
+    ssl_probe: str | None = None  # the labelled source of its k-NN probe
+    ssl_label_set: str = "study"  # the probe's findings (finetuning.label_set)
 
     @classmethod
     def from_settings(cls, settings: ProjectSettings, env: str | None = None) -> StudyLayout:
@@ -43,8 +47,12 @@ class StudyLayout:
         targets = tuple(s for s in sources if settings.is_mimic_target(s)) if PRETRAINED_INIT in inits else ()
         # the demo writes the synthetic root of every enabled source it has a cohort for
         demo = tuple(s for s in settings.demo.sources if s in sources) if settings.demo.enabled else ()
+        ssl = SSL_INIT in inits
+        probe = settings.selfsupervised.probe
+        probe_source = (probe.source or sources[0]) if ssl and probe.enabled and sources else None
         return cls(sources, inits, targets, settings.pretraining.source, settings.pretraining.mode, demo, env,
-                   settings.harmonization.use_pixel_store)
+                   settings.harmonization.use_pixel_store, ssl, tuple(settings.ssl_sources()) if ssl else (),
+                   probe_source, settings.finetuning.label_set)
 
     @property
     def demo_enabled(self) -> bool:
@@ -60,6 +68,10 @@ class StudyLayout:
         if not self.mimic_targets:
             return []
         return [SHARED] if self.pretraining_mode == SHARED else list(self.mimic_targets)
+
+    def ssl_init_card(self) -> str:
+        """The dataset holding the card of the self-supervised initialization the ``ssl`` arm starts from."""
+        return "ssl_init.card"
 
     def mimic_init_card(self, target: str) -> str:
         """The dataset holding the card of the initialization that ``target``'s pretrained arm starts from."""

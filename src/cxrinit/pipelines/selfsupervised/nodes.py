@@ -1,0 +1,156 @@
+"""Nodes of the ``selfsupervised`` pipeline: which unlabeled images, checked for leakage, then DINO."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cxrinit.config import IngestionSettings, LabelSettings, SelfSupervisedSettings
+from cxrinit.datasets import StoreSet
+from cxrinit.labels import LeakageError, check_pretraining_leakage
+from cxrinit.models import WeightsUnavailable
+from cxrinit.pipelines.cells import skipped
+from cxrinit.provenance import Provenance
+from cxrinit.tracking import TrackingConfig
+
+STAGE = "selfsupervised"
+#: Namespace of the self-supervised stage and the folder of its outputs under ``models_dir``.
+NAMESPACE = "ssl_init"
+#: Files of a folder of unlabeled images that are read (the decoders' formats).
+IMAGE_SUFFIXES = (".dcm", ".dicom", ".png", ".jpg", ".jpeg")
+log = logging.getLogger(__name__)
+
+
+def training_rows(source: str, images: StoreSet, splits: pd.DataFrame, size: int) -> tuple[Any, dict[str, int]]:
+    """The store rows of ``source``'s *training* split whose pixels are usable, and what was left out by reason.
+
+    Raises ``LeakageError`` when a patient of the training split is also a validation or test patient.
+    """
+    from cxrinit.selfsupervised import StoreRows
+    from cxrinit.training.data import resolve_rows
+
+    train = splits[splits["split"].astype(str) == "train"]
+    check_pretraining_leakage(train, splits, source=source)
+    store = images[size]
+    rows, reason = resolve_rows(store, train["image_id"].astype(str).to_numpy(dtype=object))
+    dropped = {"not in the training split (val/test)": int(len(splits) - len(train)),
+               **{str(k): int(v) for k, v in Counter(reason[reason != ""].tolist()).items()}}
+    return StoreRows(source, store.path, np.sort(rows[reason == ""])), {k: v for k, v in dropped.items() if v}
+
+
+def folder_rows(folder: Path, out: Path, ingestion: IngestionSettings, size: int) -> tuple[Any, pd.DataFrame, dict[str, int]]:
+    """Decode every image under ``folder`` (any depth) into its own pixel store at ``out`` with the
+    ingestion recipe; returns its usable rows, its index (with ``source_hash``) and what was not usable."""
+    from cxrinit.imaging.store import build_store
+    from cxrinit.selfsupervised import StoreRows
+
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"selfsupervised.folders: {folder} holds no image ({', '.join(IMAGE_SUFFIXES)}); "
+                                "point it at a folder of radiographs or remove it")
+    items = pd.DataFrame({"image_id": files, "path": files})
+    index = build_store(items, folder, out, sizes=(size,), recipe=ingestion.recipe, workers=ingestion.workers)
+    ok = index["status"].astype(str) == "ok"
+    dropped = {f"store status {k}": int(v) for k, v in index.loc[~ok, "status"].astype(str).value_counts().items()}
+    return StoreRows(f"folder:{folder.name}", out / str(size), index.loc[ok, "row"].to_numpy(np.int64)), index, dropped
+
+
+def check_folder_leakage(folder: str, index: pd.DataFrame, held_out: dict[str, pd.DataFrame]) -> None:
+    """Raise ``LeakageError`` when an image of ``folder`` has the content (``source_hash``) of a validation or
+    test image of a source: pretraining on it would let the initialization see the evaluation."""
+    hashes = index.loc[index["status"].astype(str) == "ok", ["image_id", "source_hash"]].dropna()
+    for source, frame in held_out.items():
+        leaked = hashes.merge(frame, on="source_hash")
+        if len(leaked):
+            first = leaked.iloc[0]
+            raise LeakageError(
+                f"selfsupervised.folders: {len(leaked)} image(s) of {folder} are {source} validation/test images "
+                f"(same file content; e.g. {first['image_id']} = {source} {first['split']} image "
+                f"{first['held_out_id']}): remove them from the folder, or pretrain on "
+                "selfsupervised.sources (their training splits) instead")
+
+
+def held_out_images(images: StoreSet, splits: pd.DataFrame) -> pd.DataFrame:
+    """``source_hash``, ``split`` and ``held_out_id`` of a source's validation and test images."""
+    held = splits[splits["split"].astype(str).isin(["val", "test"])][["image_id", "split"]]
+    index = images.index[["image_id", "source_hash"]].dropna()
+    frame = held.astype({"image_id": str}).merge(index.astype({"image_id": str}), on="image_id")
+    return frame.rename(columns={"image_id": "held_out_id"})
+
+
+def probe_splits(images: StoreSet, labels: pd.DataFrame, splits: pd.DataFrame, size: int,
+                 findings: list[str]) -> tuple[Any, Any] | None:
+    """The probe source's train and val splits (labelled), or None when it has no usable validation images."""
+    from cxrinit.training.data import assemble_split
+
+    if not (splits["split"] == "val").any():
+        return None
+    store = images[size]
+    train = assemble_split(store, labels, splits, "train", findings)
+    try:
+        val = assemble_split(store, labels, splits, "val", findings)
+    except ValueError:
+        return None
+    return train, val
+
+
+def selfsupervise(selfsupervised: SelfSupervisedSettings, ingestion: IngestionSettings, ontology: LabelSettings,
+                  tracking: TrackingConfig, provenance: Provenance, *tables: Any, sources: tuple[str, ...],
+                  ssl_sources: tuple[str, ...], probe: str | None, label_set: str) -> dict[str, Any]:
+    """Pretrain the ``ssl`` initialization; returns its card (or a skipped card saying why).
+
+    ``tables``: each of ``sources``' images and splits, in that order, then the ``probe`` source's labels.
+    The training images are ``ssl_sources``' training splits and ``selfsupervised.folders``; validation
+    and test patients (and, for folders, validation and test files) are refused.
+    """
+    from cxrinit.selfsupervised import ProbeData, SSLCell
+    from cxrinit.tracking import track_ssl
+
+    settings = selfsupervised
+    stores = {s: tables[2 * i] for i, s in enumerate(sources)}
+    splits = {s: tables[2 * i + 1] for i, s in enumerate(sources)}
+    size = int(settings.store_size or stores[(ssl_sources or sources)[0]].sizes[0])
+    out_dir = Path(settings.models_dir) / NAMESPACE
+    parts, data = [], {}
+    for source in ssl_sources:
+        part, dropped = training_rows(source, stores[source], splits[source], size)
+        parts.append(part)
+        data[source] = {"images": len(part), "dropped": dropped}
+    held = {s: held_out_images(stores[s], splits[s]) for s in sources}
+    for i, folder in enumerate(settings.folders):
+        part, index, dropped = folder_rows(Path(folder).expanduser(), out_dir / "folders" / str(i), ingestion, size)
+        check_folder_leakage(folder, index, held)
+        parts.append(part)
+        data[part.name] = {"images": len(part), "dropped": dropped}
+    for name, entry in data.items():
+        log.info("selfsupervised: %s gives %d training images%s", name, entry["images"],
+                 f" (left out: {entry['dropped']})" if entry["dropped"] else "")
+    probe_data = None
+    if settings.probe.enabled and probe is not None:
+        findings = ontology.ontology.label_set(label_set, probe)
+        found = probe_splits(stores[probe], tables[-1], splits[probe], size, findings)
+        if found is None:
+            log.warning("selfsupervised: no k-NN probe: %s has no usable validation images", probe)
+        else:
+            probe_data = ProbeData(probe, stores[probe][size].images, *found)
+    fingerprint = json.loads((stores[(ssl_sources or sources)[0]].path / "fingerprint.json").read_text())
+    preprocessing = {"recipe": fingerprint["recipe"], "store_size": size}
+    cell = SSLCell(init=settings.init, parts=tuple(parts), img_size=settings.img_size, out_dir=out_dir,
+                   dino=settings.dino, crops=settings.crops, train=settings.train, probe=settings.probe,
+                   probe_data=probe_data, inits=settings.registry, normalization=settings.normalization,
+                   device=settings.device, registry_key=f"{STAGE}.registry")
+    lineage = {"method": settings.method, "init": settings.init,
+               "data": ", ".join(f"{p.name}/train" if not p.name.startswith("folder:") else p.name for p in parts)}
+    try:
+        return track_ssl(tracking, cell, model_name=tracking.model_name("init_model_name", init="ssl",
+                                                                         labelset=settings.method),
+                         lineage=lineage, preprocessing=preprocessing, data=data, provenance=provenance)
+    except WeightsUnavailable as err:
+        return skipped(STAGE, "ssl", "unlabeled", str(err))
