@@ -215,3 +215,22 @@ def test_a_reader_option_of_the_wrong_value_is_refused_before_anything_reads(opt
     with pytest.raises(ValidationError) as err:
         ProjectSettings.model_validate({"sources": options})
     assert message in "\n".join(describe(err.value, ProjectSettings))
+
+
+def test_self_supervised_settings_are_checked_before_anything_runs(tmp_path: Path) -> None:
+    runtime = {"finetuning": {"inits": ["ssl", "random"]},
+               "selfsupervised": {"sources": ["vindr", "vinder"], "folders": [str(tmp_path / "nowhere")],
+                                  "init": "dinvo2", "dino": {"out_dims": 10}, "crops": {"local_scale": [0.5, 0.1]},
+                                  "train": {"epoch": 3}, "probe": {"source": "hospital"}}}
+    found = "\n".join(problems(parameters("base", runtime), runtime=runtime))
+    for expected in ("`selfsupervised.folders.0` (from --params or -c): no folder at",
+                     "`selfsupervised.init` (from --params or -c): unknown initialization 'dinvo2' (did you mean `dinov2`?)",
+                     "`selfsupervised.dino.out_dims`", "`selfsupervised.crops.local_scale`", "`selfsupervised.train.epoch`"):
+        assert expected in found, found
+    runtime = {"finetuning": {"inits": ["ssl", "random"]},
+               "selfsupervised": {"sources": ["vindr", "vinder"], "probe": {"source": "hospital"}}}
+    found = "\n".join(problems(parameters("base", runtime), runtime=runtime))
+    assert "`selfsupervised.sources.1` (from --params or -c): 'vinder' is not an enabled source" in found, found
+    assert "`selfsupervised.probe.source` (from --params or -c): 'hospital' is not an enabled source" in found, found
+    runtime = {"finetuning": {"inits": ["ssl"]}, "selfsupervised": {"sources": []}}
+    assert "no images to pretrain on" in "\n".join(problems(parameters("base", runtime), runtime=runtime))

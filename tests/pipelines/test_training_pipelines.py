@@ -20,12 +20,15 @@ pytestmark = pytest.mark.slow
 SOURCES = ["vindr", "uka"]
 QUICK = {
     "pretraining": {"train": {"epochs": 2}},
+    "selfsupervised": {"sources": [*SOURCES, "mimic"], "train": {"epochs": 2, "batch_size": 8},
+                       "dino": {"out_dim": 64, "hidden_dim": 32, "bottleneck_dim": 16}},
     "finetuning": {"train": {"epochs": 2}},
     "evaluation": {"n_resamples": 200},
 }
 #: The namespaces each stage runs: two targets (and MIMIC, the pretraining source) rather than six.
 NAMESPACES = {"ingestion": [*SOURCES, "mimic"], "harmonization": [*SOURCES, "mimic"],
-              "pretraining": [f"mimic_init.{s}" for s in SOURCES], "finetuning": SOURCES, "evaluation": None}
+              "pretraining": [f"mimic_init.{s}" for s in SOURCES], "selfsupervised": None, "finetuning": SOURCES,
+              "evaluation": None}
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +65,53 @@ def test_every_cell_trains_or_says_how_to_make_it_train(trained: tuple[Path, str
     mimic = _card(project, "mimic", "vindr")
     pretrained = json.loads((project / "data/demo/06_models/mimic_init/vindr.card.json").read_text())
     assert mimic["findings"] == pretrained["findings"]  # the target's labels shared with MIMIC, head kept
+
+
+def test_the_ssl_arm_fine_tunes_from_the_registered_self_supervised_backbone(trained: tuple[Path, str]) -> None:
+    project, uri = trained
+    init = json.loads((project / "data/demo/06_models/ssl_init/ssl.card.json").read_text())
+    assert not init["skipped"] and init["stage"] == "selfsupervised" and init["epochs_run"] == 2
+    assert set(init["images"]) == {*SOURCES, "mimic"} and all(n > 0 for n in init["images"].values())
+    assert all("not in the training split (val/test)" in init["data"][s]["dropped"] for s in SOURCES)
+    assert init["lineage"] == {"method": "dino", "init": "random", "data": "vindr/train, uka/train, mimic/train",
+                               "epochs": 2}
+    assert {"start", "end"} <= set(init["probe"]) and init["probe"]["end"]["source"] == "vindr"
+    assert (project / init["best_weights"]).is_file() and not Path(init["best_weights"]).is_absolute()
+    for source in SOURCES:
+        card = _card(project, "ssl", source)
+        assert not card["skipped"] and card["lineage"]["from_model"] == "demo-cxrinit-init-ssl-dino/1"
+        assert card["arch"] == init["arch"] and card["model_kwargs"] == init["model_kwargs"]
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient()
+    version = client.get_model_version("demo-cxrinit-init-ssl-dino", "1")
+    assert version.tags["lineage.method"] == "dino" and version.tags["lineage.init"] == "random"
+    run = client.get_run(init["registry"]["run_id"])
+    assert run.data.tags["stage"] == "selfsupervised" and run.info.status == "FINISHED"
+    assert len(client.get_metric_history(run.info.run_id, "ssl_loss")) == 2
+    assert "probe_end_knn_auroc_mean" in run.data.metrics or np.isnan(init["probe"]["end"]["auroc_mean"])
+
+
+def test_a_folder_holding_a_test_image_is_refused(trained: tuple[Path, str], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The self-supervised stage may read any folder; a held-out image of a source in it would leak the evaluation."""
+    import shutil
+
+    from cxrinit.labels import LeakageError
+
+    project = copy_project(trained[0], tmp_path / "project")
+    monkeypatch.chdir(project)
+    splits = pd.read_parquet(project / "data/demo/05_model_input/vindr/splits.parquet")
+    manifest = pd.read_parquet(project / "data/demo/02_intermediate/vindr/manifest.parquet")
+    test_id = splits.loc[splits["split"] == "test", "image_id"].iloc[0]
+    path = manifest.loc[manifest["image_id"] == test_id, "path"].iloc[0]
+    folder = tmp_path / "archive"
+    (folder / "sub").mkdir(parents=True)
+    shutil.copy(project / "data/demo/01_raw/vindr" / path, folder / "sub" / "copy.dicom")
+    params = {**QUICK, "selfsupervised": {**QUICK["selfsupervised"], "folders": [str(folder)]},
+              "sources": {s: {"enabled": False} for s in ("nih", "chexpert", "padchest")}}  # not ingested here
+    with pytest.raises(LeakageError, match=rf"1 image\(s\) of {folder} are vindr validation/test images .*"
+                                           rf"sub/copy.dicom = vindr test image {test_id}"):
+        run_kedro(project, env="demo", pipeline="selfsupervised", params=params)
 
 
 def test_mlflow_holds_parent_and_child_runs_metrics_and_registered_models(trained: tuple[Path, str]) -> None:

@@ -110,5 +110,5 @@ def test_knn_scores_match_a_slow_reference() -> None:
 def test_probe_options_reject_impossible_values() -> None:
     with pytest.raises(ValueError, match="k"):
         ProbeOptions(k=0)
-    with pytest.raises(ValueError, match="global_scale"):
+    with pytest.raises(ValueError, match=r"global_scale\n.*use 0 < min <= max <= 1"):
         CropOptions(global_scale=(0.8, 0.4))

@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from cxrinit.selfsupervised.config import CropOptions, DinoOptions, ProbeOptions, SSLTrainOptions
+
+from cxrinit.models.registry import BUILTIN_INITS
 
 from .base import error_at, unknown_value
 from .training import CellSettings
@@ -48,14 +50,16 @@ class SelfSupervisedSettings(CellSettings):
                                           "project folder)")
         return folders
 
-    @model_validator(mode="after")
-    def _init(self) -> SelfSupervisedSettings:
-        if self.init not in self.known_inits():
-            raise error_at(("init",), unknown_value(self.init, self.known_inits(), "initialization").message())
-        if self.init == SSL_INIT:
-            raise error_at(("init",), f"{SSL_INIT!r} is what this stage makes; start from random, dinov2 or "
-                                      "another initialization")
-        return self
+    @field_validator("init")
+    @classmethod
+    def _init(cls, init: str, info: ValidationInfo) -> str:
+        known = [k for k in dict.fromkeys([*BUILTIN_INITS, *(info.data.get("registry") or {})]) if k != SSL_INIT]
+        if init == SSL_INIT:
+            raise ValueError(f"{SSL_INIT!r} is what this stage makes; start from random, dinov2 or another "
+                             "initialization")
+        if init not in known:
+            raise unknown_value(init, known, "initialization")
+        return init
 
 
 __all__ = ["SSL_INIT", "SelfSupervisedSettings"]

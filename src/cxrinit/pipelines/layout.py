@@ -39,6 +39,7 @@ class StudyLayout:
     ssl_sources: tuple[str, ...] = ()  # whose training images it sees
     ssl_probe: str | None = None  # the labelled source of its k-NN probe
     ssl_label_set: str = "study"  # the probe's findings (finetuning.label_set)
+    ssl_folders: bool = False  # it reads folders: every source's held-out images are checked against them
 
     @classmethod
     def from_settings(cls, settings: ProjectSettings, env: str | None = None) -> StudyLayout:
@@ -52,7 +53,7 @@ class StudyLayout:
         probe_source = (probe.source or sources[0]) if ssl and probe.enabled and sources else None
         return cls(sources, inits, targets, settings.pretraining.source, settings.pretraining.mode, demo, env,
                    settings.harmonization.use_pixel_store, ssl, tuple(settings.ssl_sources()) if ssl else (),
-                   probe_source, settings.finetuning.label_set)
+                   probe_source, settings.finetuning.label_set, bool(settings.selfsupervised.folders))
 
     @property
     def demo_enabled(self) -> bool:
@@ -68,6 +69,12 @@ class StudyLayout:
         if not self.mimic_targets:
             return []
         return [SHARED] if self.pretraining_mode == SHARED else list(self.mimic_targets)
+
+    def ssl_inputs(self) -> tuple[str, ...]:
+        """The sources whose store and splits the selfsupervised stage reads: its own and the probe's, and
+        every source when it reads folders (their held-out images are refused there)."""
+        wanted = set(self.ssl_sources) | ({self.ssl_probe} if self.ssl_probe else set())
+        return self.sources if self.ssl_folders else tuple(s for s in self.sources if s in wanted)
 
     def ssl_init_card(self) -> str:
         """The dataset holding the card of the self-supervised initialization the ``ssl`` arm starts from."""

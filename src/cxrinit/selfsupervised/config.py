@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Options(BaseModel):
@@ -62,15 +62,20 @@ class CropOptions(_Options):
     blur: tuple[float, float, float] = (1.0, 0.1, 0.5)
     solarization: float = Field(default=0.2, ge=0, le=1)
 
-    @model_validator(mode="after")
-    def _scales(self) -> CropOptions:
-        for name in ("global_scale", "local_scale"):
-            low, high = getattr(self, name)
-            if not 0 < low <= high <= 1:
-                raise ValueError(f"{name} {[low, high]}: use 0 < min <= max <= 1 (fractions of the image area)")
-        if any(not 0 <= p <= 1 for p in self.blur):
-            raise ValueError(f"blur {list(self.blur)}: probabilities within [0, 1]")
-        return self
+    @field_validator("global_scale", "local_scale")
+    @classmethod
+    def _scale(cls, value: tuple[float, float]) -> tuple[float, float]:
+        low, high = value
+        if not 0 < low <= high <= 1:
+            raise ValueError(f"{[low, high]}: use 0 < min <= max <= 1 (fractions of the image area)")
+        return value
+
+    @field_validator("blur")
+    @classmethod
+    def _blur(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        if any(not 0 <= p <= 1 for p in value):
+            raise ValueError(f"{list(value)}: probabilities within [0, 1]")
+        return value
 
 
 class SSLTrainOptions(_Options):

@@ -123,7 +123,7 @@ def selfsupervise(selfsupervised: SelfSupervisedSettings, ingestion: IngestionSe
         part, dropped = training_rows(source, stores[source], splits[source], size)
         parts.append(part)
         data[source] = {"images": len(part), "dropped": dropped}
-    held = {s: held_out_images(stores[s], splits[s]) for s in sources}
+    held = {s: held_out_images(stores[s], splits[s]) for s in sources} if settings.folders else {}
     for i, folder in enumerate(settings.folders):
         part, index, dropped = folder_rows(Path(folder).expanduser(), out_dir / "folders" / str(i), ingestion, size)
         check_folder_leakage(folder, index, held)
