@@ -24,7 +24,9 @@ pytestmark = pytest.mark.slow
 
 SOURCES = ("vindr", "nih", "chexpert", "mimic", "uka", "padchest")
 QUICK = {**TINY_DEMO, "pretraining": {"train": {"epochs": 1}}, "finetuning": {"train": {"epochs": 1}},
-         "evaluation": {"n_resamples": 100}}
+         "selfsupervised": {"train": {"epochs": 1, "batch_size": 16}}, "evaluation": {"n_resamples": 100}}
+#: The demo's arms that need public weights: skipped here, each with how to provide the file.
+HUB = ("dinov2", "imagenet21k", "dinov3", "rad_dino", "cxformer")
 
 
 def test_one_command_runs_the_whole_study(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -43,18 +45,18 @@ def test_one_command_runs_the_whole_study(tmp_path: Path, monkeypatch: pytest.Mo
     cells = set(zip(trained["source"], trained["init"]))
     assert {(s, "random") for s in SOURCES} <= cells
     assert {(s, "mimic") for s in SOURCES if s != "mimic"} <= cells
-    assert not any(init in {"dinov2", "imagenet21k"} for _, init in cells)
+    assert {(s, i) for s in SOURCES for i in ("ssl", "random_b")} <= cells  # the ssl arm and the negative control
+    assert not any(init in HUB for _, init in cells)
     skipped = table[table["status"] == "skipped"]  # the arms the study is about are listed, with why
-    assert set(zip(skipped["source"], skipped["init"])) == \
-        {(s, i) for s in SOURCES for i in ("dinov2", "imagenet21k")} | {("mimic", "mimic")}
+    assert set(zip(skipped["source"], skipped["init"])) == {(s, i) for s in SOURCES for i in HUB} | {("mimic", "mimic")}
     notes = dict(zip(zip(skipped["source"], skipped["init"]), skipped["note"]))
-    assert all(f"finetuning.registry.{i}.file" in notes[s, i] for s in SOURCES for i in ("dinov2", "imagenet21k"))
+    assert all(f"finetuning.registry.{i}.file" in notes[s, i] for s in SOURCES for i in HUB)
     assert "held-out patients must stay unseen" in notes["mimic", "mimic"]  # configured, but no cell there
     assert (table["environment"] == "demo").all() and (table["synthetic_data"].astype(str) == "True").all()
     report = (project / "data/demo/08_reporting/evaluation/study_table.md").read_text()
     assert report.startswith("# Study table\n\n**SYNTHETIC DEMO DATA (not radiographs) · Kedro environment demo")
     assert "### Skipped arms" in report and "test images of" in report
-    for init in ("dinov2", "imagenet21k"):
+    for init in HUB:
         card = json.loads((project / f"data/demo/06_models/vindr/{init}.card.json").read_text())
         assert card["skipped"] and f"finetuning.registry.{init}.file" in card["reason"]
     card = json.loads((project / "data/demo/06_models/vindr/random.card.json").read_text())
@@ -64,7 +66,7 @@ def test_one_command_runs_the_whole_study(tmp_path: Path, monkeypatch: pytest.Mo
     client = MlflowClient()
     names = {m.name for m in client.search_registered_models(max_results=100)}
     assert {f"demo-cxrinit-{s}-random" for s in SOURCES} <= names
-    assert {f"demo-cxrinit-init-mimic-{s}" for s in SOURCES if s != "mimic"} <= names
+    assert {f"demo-cxrinit-init-mimic-{s}" for s in SOURCES if s != "mimic"} | {"demo-cxrinit-init-ssl-dino"} <= names
     experiment = client.get_experiment_by_name("cxrinit")
     parents = client.search_runs([experiment.experiment_id], "tags.stage = 'kedro_run'")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"

@@ -44,7 +44,8 @@ def register_cells(folders: list[Path], config: TrackingConfig) -> list[dict[str
     rows = []
     paths = sorted({c for f in folders for c in (Path(f).rglob(f"*{CARD_SUFFIX}") if Path(f).is_dir() else [Path(f)])})
     # Initializations first: a MIMIC-arm cell's lineage names the version its initialization gets *here*
-    cards = sorted(((path, cell_card(path)[1]) for path in paths), key=lambda pc: pc[1].get("stage") != "pretraining")
+    cards = sorted(((path, cell_card(path)[1]) for path in paths),
+                   key=lambda pc: pc[1].get("stage") not in ("pretraining", "selfsupervised"))
     versions: dict[str, str] = {}  # "<name>/<version on the training machine>" -> "<name>/<version here>"
     for card_path, card in cards:
         row: dict[str, Any] = {"card": str(card_path), "name": None, "version": None}
@@ -58,12 +59,20 @@ def register_cells(folders: list[Path], config: TrackingConfig) -> list[dict[str
                 rows.append({**row, "status": "no registered name in the card (tracking was off)"})
                 continue
             name = config.model_name("model_name", source=card["source"], init=card["init"])
-        try:
-            loaded = load_cell(card_path, device="cpu")
-        except LookupError as err:
-            rows.append({**row, "name": name, "status": str(err)})
-            continue
         weights = _best_weights(card_path, card)
+        if card.get("stage") == "selfsupervised":  # a backbone (embeddings out), no classifier
+            from cxrinit.models import build_model
+
+            module, _ = build_model({"name": card.get("init", "ssl"), "arch": card["arch"], "file": str(weights),
+                                     "model_kwargs": card.get("model_kwargs") or {}}, 0, int(card["contract"]["size"]))
+            selection = {"metric": "last_epoch", "value": None, "epoch": card.get("epochs_run")}
+        else:
+            try:
+                module = load_cell(card_path, device="cpu").module
+            except LookupError as err:
+                rows.append({**row, "name": name, "status": str(err)})
+                continue
+            selection = card["selection"]
         digest = file_sha256(weights)
         existing = [v.version for v in client.search_model_versions(f"name='{name}'")
                     if v.tags.get("weights_sha256") == digest]
@@ -78,8 +87,9 @@ def register_cells(folders: list[Path], config: TrackingConfig) -> list[dict[str
         with mlflow.start_run(experiment_id=experiment.experiment_id, run_name=f"register {card_path.stem}"):
             mlflow.set_tags({"stage": "register", "init": card.get("init", ""), "source": card.get("source", ""),
                              "registered_from": Path(card_path).as_posix()})
-            out = register_model(config, loaded.module, name=name, contract=card["contract"],
-                                 findings=list(card["findings"]), selection=card["selection"], lineage=lineage,
+            out = register_model(config, module, name=name, contract=card["contract"],
+                                 findings=list(card.get("findings") or []), selection=selection,
+                                 lineage={k: str(v) for k, v in lineage.items()},
                                  files={"weights": weights}, preprocessing=card["preprocessing"], tags=provenance)
         versions[f"{trained_as.get('name')}/{trained_as.get('version')}"] = f"{name}/{out['version']}"
         rows.append({**row, "name": name, "version": out["version"], "status": "registered"})
