@@ -189,3 +189,14 @@ def test_bad_architecture_name_is_a_config_error_not_missing_weights() -> None:
     with pytest.raises(RuntimeError, match="Unknown model") as err:
         build_model({"name": "typo", "arch": "vit_bse_patch16_224"}, 3, 224)
     assert not isinstance(err.value, WeightsUnavailable)
+
+
+def test_an_init_seed_draws_other_random_weights_than_the_training_seed() -> None:
+    """The demo's negative control: `random_b` differs from `random` only in its initial weights."""
+    scratch = {"name": "scratch", **TINY, "weights": "none"}
+    a, _ = build_model(scratch, 3, 32, seed=0)
+    again, _ = build_model(scratch, 3, 32, seed=0)
+    b, _ = build_model({**scratch, "seed": 1}, 3, 32, seed=0)
+    pinned, _ = build_model({**scratch, "seed": 1}, 3, 32, seed=5)
+    same = lambda m, n: all(torch.equal(x, y) for x, y in zip(m.state_dict().values(), n.state_dict().values()))  # noqa: E731
+    assert same(a, again) and not same(a, b) and same(b, pinned)
