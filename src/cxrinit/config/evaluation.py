@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .base import Settings
 
@@ -12,6 +12,35 @@ from .base import Settings
 #: re-fitted on each test resample and applied as ``score > threshold``, no multiplicity correction.
 #: Its p-value ``k/B`` is the ``share_a_le_b`` column; ``p_greater`` is always ``(k+1)/(B+1)``.
 PAPER: dict[str, Any] = {"threshold": "test_youden_per_resample", "strict_threshold": True, "adjustment": "none"}
+
+
+class Control(BaseModel):
+    """A control comparison whose outcome is known in advance (the demo's; any study may declare its own).
+
+    ``positive``: ``arms[0]`` must beat ``arms[1]`` (one-sided adjusted p < ``alpha`` on the mean AUROC
+    over the findings both learned) on at least ``min_sources`` sources: the chain can detect a real
+    effect. ``negative``: the two arms differ only by chance (e.g. two seeds of one arm), so no source may
+    show a difference (two-sided adjusted p < ``alpha``): the chain does not invent one.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["positive", "negative"]
+    arms: tuple[str, str]
+    min_sources: int = Field(default=1, ge=1)
+    alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
+
+    @field_validator("arms")
+    @classmethod
+    def _two(cls, arms: tuple[str, str]) -> tuple[str, str]:
+        if arms[0] == arms[1]:
+            raise ValueError(f"a control compares two different arms, got {list(arms)}")
+        return arms
+
+    @property
+    def name(self) -> str:
+        a, b = self.arms
+        return f"positive: {a} better than {b}" if self.kind == "positive" else f"negative: {a} vs {b}"
 
 
 class EvaluationSettings(Settings):
@@ -23,7 +52,8 @@ class EvaluationSettings(Settings):
     ``test_youden_per_resample``. ``strict_threshold``: positive when score > threshold (the study)
     instead of >=. ``chunk_size``: resamples per vectorized chunk (bounds memory). ``ci``: level of the
     percentile interval. ``adjustment``: over the whole family of tests. ``p``: the p-value shown in the
-    study table.
+    study table. ``controls``: comparisons whose outcome is known (:class:`Control`), checked and reported
+    first in the study table.
     """
 
     preset: Literal["default", "paper"] = "default"
@@ -36,6 +66,7 @@ class EvaluationSettings(Settings):
     ci: float = Field(default=0.95, gt=0.0, lt=1.0)
     adjustment: Literal["bh", "holm", "none"] = "bh"
     p: Literal["one_sided", "two_sided"] = "one_sided"
+    controls: list[Control] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -51,4 +82,4 @@ class EvaluationSettings(Settings):
                 "chunk_size": self.chunk_size}
 
 
-__all__ = ["PAPER", "EvaluationSettings"]
+__all__ = ["PAPER", "Control", "EvaluationSettings"]

@@ -23,6 +23,7 @@ from cxrinit.provenance import Provenance
 
 from .bootstrap import bootstrap_metrics, summarize_bootstrap
 from .compare import adjust_comparisons, compare_models
+from .controls import check_controls, controls_markdown
 from .plots import plot_difference_heatmap, plot_forest, plot_roc_curves
 from .sets import comparison_sets, set_summary
 from .tables import ARM_COLUMNS, finding_table, study_markdown, study_table
@@ -108,7 +109,8 @@ def summarize_study(results: Mapping[str, SourceResult], settings: EvaluationSet
     """Every source's results together: the summary, adjusted comparisons, tables, report and figures.
 
     Keys: ``summary``, ``comparisons`` (DataFrames), ``study_table`` (per comparison set, skipped arms
-    included: :func:`.tables.study_table`) and ``finding_table`` (numeric), ``markdown`` (str),
+    included: :func:`.tables.study_table`) and ``finding_table`` (numeric), ``controls``
+    (:func:`.controls.check_controls` of ``settings.controls``), ``markdown`` (str),
     ``figures`` (file name -> Figure). ``arms``: :func:`arms_table` (default: the trained ones);
     ``provenance`` goes on every table and figure. Raises ``ValueError`` when no source has a trained
     model.
@@ -142,13 +144,19 @@ def summarize_study(results: Mapping[str, SourceResult], settings: EvaluationSet
             t["environment"], t["git_commit"], t["synthetic_data"] = (provenance.environment, provenance.git_commit,
                                                                       provenance.synthetic)
     options = settings.bootstrap_options()
+    controls = check_controls(comp, settings.controls)
+    markdown = study_markdown(by_set, summary, points, comp, sets, p=settings.p, arms=arms, provenance=provenance,
+                              cluster=settings.cluster, threshold=options["threshold"])
+    if settings.controls:  # first, before the sources: whether the numbers below can be trusted at all
+        head, sep, rest = markdown.partition("\n## ")
+        markdown = head + "\n" + controls_markdown(controls, settings.controls) + sep + rest
     return {
         "summary": summary,
         "comparisons": comp if comp is not None else pd.DataFrame(),
         "study_table": table,
         "finding_table": per_finding,
-        "markdown": study_markdown(by_set, summary, points, comp, sets, p=settings.p, arms=arms,
-                                   provenance=provenance, cluster=settings.cluster, threshold=options["threshold"]),
+        "controls": controls,
+        "markdown": markdown,
         "figures": figures,
     }
 

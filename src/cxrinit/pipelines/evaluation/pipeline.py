@@ -28,7 +28,8 @@ def create_pipeline(layout: StudyLayout) -> Pipeline:
     study = Node(bind(nodes.summarize_study, not_cells=_not_cells(layout)), inputs={"evaluation": "params:evaluation", "tracking": "tracking",
                                                 "provenance": "provenance", **tables, **cards},
                  outputs={"summary": "eval_summary", "comparisons": "eval_comparisons", "study_table": "study_table",
-                          "finding_table": "finding_table", "markdown": "study_report", "figures": "study_figures"},
+                          "finding_table": "finding_table", "controls": "study_controls", "markdown": "study_report",
+                          "figures": "study_figures"},
                  name="summarize_study", tags=["summary"])
     return sum(per_source, Pipeline([])) + Pipeline([study])
 
