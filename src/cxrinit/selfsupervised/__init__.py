@@ -14,7 +14,7 @@ from cxrinit._lazy import lazy_exports
 _EXPORTS = {
     "ProbeData": "cell", "SSLCell": "cell", "SSLCellRun": "cell", "pretrain_cell": "cell", "ssl_identity": "cell",
     "CropOptions": "config", "DinoOptions": "config", "ProbeOptions": "config", "SSLTrainOptions": "config",
-    "StoreRows": "data", "UnlabeledImages": "data", "multi_crop": "data",
+    "StoreRows": "data", "UnlabeledImages": "data", "multi_crop": "data", "store_rows": "data",
     "BACKBONE": "loop", "SSLRun": "loop", "pretrain_dino": "loop",
     "embed": "probe", "knn_probe": "probe", "knn_scores": "probe",
 }
@@ -24,6 +24,6 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 if TYPE_CHECKING:
     from .cell import ProbeData, SSLCell, SSLCellRun, pretrain_cell, ssl_identity
     from .config import CropOptions, DinoOptions, ProbeOptions, SSLTrainOptions
-    from .data import StoreRows, UnlabeledImages, multi_crop
+    from .data import StoreRows, UnlabeledImages, multi_crop, store_rows
     from .loop import BACKBONE, SSLRun, pretrain_dino
     from .probe import embed, knn_probe, knn_scores

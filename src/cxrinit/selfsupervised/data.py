@@ -29,6 +29,32 @@ class StoreRows:
         return len(self.rows)
 
 
+def store_rows(name: str, store: Any, splits: Any = None) -> tuple[StoreRows, dict[str, int]]:
+    """The usable rows of a pixel store (``store``: a :class:`~cxrinit.imaging.PixelStore` of one resolution)
+    for pretraining, and what was left out by reason.
+
+    With ``splits`` (image_id, patient_id, split) only the *training* split is used; a training patient
+    who is also a validation or test patient raises ``LeakageError``. Without, every image whose store
+    status is ok (an archive of unlabeled images).
+    """
+    from collections import Counter
+
+    from cxrinit.labels import check_pretraining_leakage
+    from cxrinit.training.data import OK, resolve_rows
+
+    if splits is None:
+        index = store.index
+        ok = index["status"].astype(str) == OK if "status" in index.columns else np.ones(len(index), bool)
+        dropped = {f"store status {k}": int(v) for k, v in index.loc[~ok, "status"].astype(str).value_counts().items()}
+        return StoreRows(name, Path(store.path), np.sort(index.loc[ok, "row"].to_numpy(np.int64))), dropped
+    train = splits[splits["split"].astype(str) == "train"]
+    check_pretraining_leakage(train, splits, source=name)
+    rows, reason = resolve_rows(store, train["image_id"].astype(str).to_numpy(dtype=object))
+    dropped = {"not in the training split (val/test)": int(len(splits) - len(train)),
+               **{str(k): int(v) for k, v in Counter(reason[reason != ""].tolist()).items()}}
+    return StoreRows(name, Path(store.path), np.sort(rows[reason == ""])), {k: v for k, v in dropped.items() if v}
+
+
 def multi_crop(crops: CropOptions, img_size: int, contract: InputContract) -> Any:
     """lightly's ``DINOTransform`` for gray radiographs: a PIL image -> [global, global, local x n] tensors.
 
@@ -87,4 +113,4 @@ def seed_worker(worker_id: int) -> None:
     random.seed(seed)
 
 
-__all__ = ["StoreRows", "UnlabeledImages", "multi_crop", "seed_worker"]
+__all__ = ["StoreRows", "UnlabeledImages", "multi_crop", "seed_worker", "store_rows"]

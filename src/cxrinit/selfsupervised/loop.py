@@ -8,7 +8,6 @@ resumed from its checkpoint continues exactly as an uninterrupted one would.
 from __future__ import annotations
 
 import logging
-import math
 import random
 import time
 from collections.abc import Iterable, Mapping

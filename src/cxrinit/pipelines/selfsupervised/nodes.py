@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from cxrinit.config import IngestionSettings, LabelSettings, SelfSupervisedSettings
 from cxrinit.datasets import StoreSet
-from cxrinit.labels import LeakageError, check_pretraining_leakage
+from cxrinit.labels import LeakageError
 from cxrinit.models import WeightsUnavailable
 from cxrinit.pipelines.cells import skipped
 from cxrinit.provenance import Provenance
@@ -27,28 +25,11 @@ IMAGE_SUFFIXES = (".dcm", ".dicom", ".png", ".jpg", ".jpeg")
 log = logging.getLogger(__name__)
 
 
-def training_rows(source: str, images: StoreSet, splits: pd.DataFrame, size: int) -> tuple[Any, dict[str, int]]:
-    """The store rows of ``source``'s *training* split whose pixels are usable, and what was left out by reason.
-
-    Raises ``LeakageError`` when a patient of the training split is also a validation or test patient.
-    """
-    from cxrinit.selfsupervised import StoreRows
-    from cxrinit.training.data import resolve_rows
-
-    train = splits[splits["split"].astype(str) == "train"]
-    check_pretraining_leakage(train, splits, source=source)
-    store = images[size]
-    rows, reason = resolve_rows(store, train["image_id"].astype(str).to_numpy(dtype=object))
-    dropped = {"not in the training split (val/test)": int(len(splits) - len(train)),
-               **{str(k): int(v) for k, v in Counter(reason[reason != ""].tolist()).items()}}
-    return StoreRows(source, store.path, np.sort(rows[reason == ""])), {k: v for k, v in dropped.items() if v}
-
-
 def folder_rows(folder: Path, out: Path, ingestion: IngestionSettings, size: int) -> tuple[Any, pd.DataFrame, dict[str, int]]:
     """Decode every image under ``folder`` (any depth) into its own pixel store at ``out`` with the
     ingestion recipe; returns its usable rows, its index (with ``source_hash``) and what was not usable."""
-    from cxrinit.imaging.store import build_store
-    from cxrinit.selfsupervised import StoreRows
+    from cxrinit.imaging.store import PixelStore, build_store
+    from cxrinit.selfsupervised import store_rows
 
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
                    if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
@@ -57,9 +38,8 @@ def folder_rows(folder: Path, out: Path, ingestion: IngestionSettings, size: int
                                 "point it at a folder of radiographs or remove it")
     items = pd.DataFrame({"image_id": files, "path": files})
     index = build_store(items, folder, out, sizes=(size,), recipe=ingestion.recipe, workers=ingestion.workers)
-    ok = index["status"].astype(str) == "ok"
-    dropped = {f"store status {k}": int(v) for k, v in index.loc[~ok, "status"].astype(str).value_counts().items()}
-    return StoreRows(f"folder:{folder.name}", out / str(size), index.loc[ok, "row"].to_numpy(np.int64)), index, dropped
+    part, dropped = store_rows(f"folder:{folder.name}", PixelStore(out / str(size)))
+    return part, index, dropped
 
 
 def check_folder_leakage(folder: str, index: pd.DataFrame, held_out: dict[str, pd.DataFrame]) -> None:
@@ -110,7 +90,7 @@ def selfsupervise(selfsupervised: SelfSupervisedSettings, ingestion: IngestionSe
     The training images are ``ssl_sources``' training splits and ``selfsupervised.folders``; validation
     and test patients (and, for folders, validation and test files) are refused.
     """
-    from cxrinit.selfsupervised import ProbeData, SSLCell
+    from cxrinit.selfsupervised import ProbeData, SSLCell, store_rows
     from cxrinit.tracking import track_ssl
 
     settings = selfsupervised
@@ -120,7 +100,7 @@ def selfsupervise(selfsupervised: SelfSupervisedSettings, ingestion: IngestionSe
     out_dir = Path(settings.models_dir) / NAMESPACE
     parts, data = [], {}
     for source in ssl_sources:
-        part, dropped = training_rows(source, stores[source], splits[source], size)
+        part, dropped = store_rows(source, stores[source][size], splits[source])
         parts.append(part)
         data[source] = {"images": len(part), "dropped": dropped}
     held = {s: held_out_images(stores[s], splits[s]) for s in sources} if settings.folders else {}
