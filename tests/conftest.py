@@ -88,6 +88,11 @@ def run_kedro(project: Path, *, env: str | None = None, pipeline: str | None = N
         return session.run(pipeline_names=[pipeline] if pipeline else None, namespaces=namespaces, tags=tags)
 
 
+#: The tiny demo's splits: the demo's own (large test splits, for its controls) leave 8-patient sources no
+#: training patient, so tests that train on the tiny demo keep a fifth for test and a tenth for validation.
+TINY_SPLITS = {"harmonization": {"split_overrides": {s: {"test_fraction": 0.2, "val_fraction": 0.1} for s in (
+    "vindr", "nih", "chexpert", "mimic", "uka", "padchest")}}}
+
 #: Demo sizes small enough for a test: 6-10 patients per source.
 TINY_DEMO = {
     "demo": {

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, TINY_DEMO, make_project
+from tests.conftest import REPO, TINY_DEMO, TINY_SPLITS, make_project
 from tests.docs import doc_commands
 
 
@@ -120,6 +120,10 @@ def test_repro_is_cached_and_push_pull_restores_identical_files(tmp_path: Path) 
     (repo / "conf/demo/parameters_demo.yml").write_text(yaml.safe_dump(demo))
     sources = {"sources": {s: {"enabled": s in kept} for s in ("vindr", "nih", "chexpert", "mimic", "uka", "padchest")}}
     (repo / "conf/demo/parameters_sources.yml").write_text(yaml.safe_dump(sources))
+    path = repo / "conf/demo/parameters_harmonization.yml"  # the tiny sources keep training patients
+    harmonization = yaml.safe_load(path.read_text())
+    harmonization["harmonization"]["split_overrides"] = TINY_SPLITS["harmonization"]["split_overrides"]
+    path.write_text(yaml.safe_dump(harmonization))
     path = repo / "conf/demo/parameters_finetuning.yml"
     params = yaml.safe_load(path.read_text())
     params["finetuning"]["train"]["epochs"] = 1

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import copy_project, run_kedro
+from tests.conftest import TINY_SPLITS, copy_project, run_kedro
 from tests.docs import doc_commands
 
 pytestmark = pytest.mark.slow
@@ -32,9 +32,10 @@ STAGES = ("ingestion", "harmonization", "pretraining", "finetuning", "evaluation
 FINETUNE_EPOCHS = 2  # more than one, so "one metric entry per epoch" is not satisfied by a single final log
 #: Small runs: one MIMIC initialization (for VinDr), VinDr the only fine-tuning target, few resamples.
 STUDY_PARAMS = {
+    **TINY_SPLITS,
     # VinDr, and MIMIC for VinDr's MIMIC arm: the other sources are left out of every stage
     "sources": {s: {"enabled": False} for s in ("nih", "chexpert", "uka", "padchest")},
-    "pretraining": {"train": {"epochs": 1}},
+    "pretraining": {"mode": "per_target", "train": {"epochs": 1}},
     # the MLflow server's part: one arm that trains from its own stage (mimic), one from scratch, two skipped
     "finetuning": {"inits": ["dinov2", "imagenet21k", "mimic", "random"], "train": {"epochs": FINETUNE_EPOCHS}},
     "evaluation": {"n_resamples": 50},
@@ -204,7 +205,7 @@ def test_child_runs_filter_by_init_and_source(client) -> None:
     assert random.data.tags["mlflow.parentRunId"] == parent.info.run_id
     assert random.data.tags["kedro.parent_run"] == parent.info.run_id
     assert random.info.status == "FINISHED"
-    assert random.data.params["finetuning.img_size"] == "64"  # the name the parent run uses
+    assert random.data.params["finetuning.img_size"] == "32"  # the name the parent run uses
     assert {"train_loss", "val_auroc_mean"} <= set(random.data.metrics)
 
     trained = client.search_runs(ids, "tags.source = 'vindr' and tags.stage = 'finetuning' "

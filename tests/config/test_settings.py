@@ -151,12 +151,15 @@ def test_presets_apply_where_the_settings_are_built() -> None:
 def test_names_that_span_blocks_are_checked() -> None:
     raw = parameters("base")
     raw["sources"]["mine"] = {"format": "folder"}                       # no labels for it
-    raw["harmonization"] = {**raw["harmonization"], "preset": "papr", "policy_overrides": {"vinder": {}}}
+    raw["harmonization"] = {**raw["harmonization"], "preset": "papr", "policy_overrides": {"vinder": {}, "mimic": {}},
+                            "split_overrides": {"mimic": {"test_fraction": 0.1}}}
     raw["sources"]["mimic"] = {"enabled": False}                         # but mimic is an arm
     text = "\n".join(problems(raw))
     assert "`sources.mine`" in text and "no labels for this source: add sources.mine" in text
     assert "`harmonization.preset`" in text and "unknown preset 'papr'" in text
-    assert "`harmonization.policy_overrides.vinder`" in text
+    assert "`harmonization.policy_overrides.vinder`" in text and "'vinder' is not a source" in text
+    # a source switched off keeps its overrides (the demo's split overrides name every source)
+    assert "policy_overrides.mimic" not in text and "split_overrides" not in text
     assert "`finetuning.inits`" in text and "pretraining.source" in text
 
 

@@ -13,13 +13,14 @@ import torch
 from mlflow import MlflowClient
 
 from cxrinit.datasets import StoreSet
-from tests.conftest import copy_project, run_kedro
+from tests.conftest import TINY_SPLITS, copy_project, run_kedro
 
 pytestmark = pytest.mark.slow
 
 SOURCES = ["vindr", "uka"]
 QUICK = {
-    "pretraining": {"train": {"epochs": 2}},
+    **TINY_SPLITS,
+    "pretraining": {"mode": "per_target", "train": {"epochs": 2}},  # one initialization per target, head kept
     "selfsupervised": {"sources": [*SOURCES, "mimic"], "train": {"epochs": 2, "batch_size": 8},
                        "dino": {"out_dim": 64, "hidden_dim": 32, "bottleneck_dim": 16}},
     "finetuning": {"train": {"epochs": 2}},

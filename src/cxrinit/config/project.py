@@ -89,9 +89,11 @@ def cross_check(settings: ProjectSettings, ontology: Ontology) -> list[tuple[tup
     for key in ("policy_overrides", "split_overrides"):
         for name, override in getattr(harm, key).items():
             where = ("harmonization", key, name)
-            if name not in sources:
-                problems.append((where, f"{name!r} is not an enabled source ({', '.join(sources)})"))
+            if name not in settings.sources:
+                problems.append((where, f"{name!r} is not a source ({', '.join(settings.sources)})"))
                 continue
+            if name not in sources:
+                continue  # a source switched off keeps its overrides for when it is switched on again
             try:
                 if key == "policy_overrides":
                     ontology.policy(name, "default", override)
