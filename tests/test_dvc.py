@@ -152,7 +152,7 @@ def test_repro_is_cached_and_push_pull_restores_identical_files(tmp_path: Path) 
                 and not k.startswith(("demo/mlflow.db", "demo/mlartifacts"))}  # MLflow's store: not DVC's
     assert any(k.startswith("demo/01_raw/vindr/train/") for k in produced)
     assert "demo/05_model_input/padchest/labels.parquet" in produced
-    assert "demo/03_primary/vindr/pixels/64/images.npy" in produced
+    assert "demo/03_primary/vindr/pixels/32/images.npy" in produced
     assert "demo/08_reporting/evaluation/study_table.md" in produced and "demo/06_models/vindr/random.card.json" in produced
     assert not any(k.startswith(("demo/02_intermediate/nih", "demo/06_models/mimic_init")) for k in produced)
 

@@ -48,11 +48,11 @@ def test_report_lists_exactly_the_deliberately_broken_files(ingested: Path) -> N
 def test_every_good_image_is_stored_and_counted(ingested: Path) -> None:
     for source in SOURCES:
         manifest = pd.read_parquet(ingested / f"data/demo/02_intermediate/{source}/manifest.parquet")
-        store = StoreSet(ingested / f"data/demo/03_primary/{source}/pixels")[64]
+        store = StoreSet(ingested / f"data/demo/03_primary/{source}/pixels")[32]
         assert list(store.index["image_id"]) == list(manifest["image_id"])
         ok = store.ok
         assert ok.sum() == len(manifest) - 4
-        assert store.images.shape[1:] == (64, 64)
+        assert store.images.shape[1:] == (32, 32)
         assert all(store.images[r].std() > 10 for r in np.flatnonzero(ok)[:20]), source
         counts = pd.read_csv(ingested / f"data/demo/08_reporting/ingestion/{source}_counts.csv")
         stored = counts[(counts["group"] == "total") & (counts["key"] == "stored_ok")]["images"].item()
@@ -148,7 +148,10 @@ def test_a_tree_without_its_images_costs_no_disk_says_so_last_and_still_harmoniz
         image.unlink()
     with pytest.MonkeyPatch.context() as mp, caplog.at_level("WARNING"):
         mp.chdir(project)
-        run_kedro(project, env="demo", pipeline="ingestion", namespaces=["nih"])
+        # 256 px: an array of many file-system blocks (the demo's 32 px array would fit in a few)
+        run_kedro(project, env="demo", pipeline="ingestion", namespaces=["nih"],
+                  params={"ingestion": {"sizes": [256]}, "finetuning": {"store_size": 256},
+                          "pretraining": {"store_size": 256}, "selfsupervised": {"store_size": 256}})
     manifest = pd.read_parquet(project / "data/demo/02_intermediate/nih/manifest.parquet")
     last = caplog.records[-1].getMessage()
     assert last.startswith("at the end of the run: nih: ") and f"of {len(manifest)} images (100%) are missing" in last
@@ -157,7 +160,7 @@ def test_a_tree_without_its_images_costs_no_disk_says_so_last_and_still_harmoniz
     assert last.endswith("(`kedro run --env demo --pipelines ingestion --namespaces nih`)")  # as you would type it
     summary = (project / "data/demo/08_reporting/ingestion/nih_summary.md").read_text()
     assert "are missing" in summary
-    images = project / "data/demo/03_primary/nih/pixels/64/images.npy"
+    images = project / "data/demo/03_primary/nih/pixels/256/images.npy"
     assert images.stat().st_blocks * 512 < images.stat().st_size / 4  # holes, not zeros written
 
     # docs/datasets.md's two commands (manifest only, then harmonization without the store), on the demo

@@ -21,8 +21,8 @@ SOURCES = ["vindr", "uka"]
 QUICK = {
     **TINY_SPLITS,
     "pretraining": {"mode": "per_target", "train": {"epochs": 2}},  # one initialization per target, head kept
-    "selfsupervised": {"sources": [*SOURCES, "mimic"], "train": {"epochs": 2, "batch_size": 8},
-                       "dino": {"out_dim": 64, "hidden_dim": 32, "bottleneck_dim": 16}},
+    "selfsupervised": {"sources": [*SOURCES, "mimic"], "train": {"epochs": 2, "batch_size": 4},
+                       "dino": {"out_dim": 64, "hidden_dim": 32, "bottleneck_dim": 16}, "probe": {"source": "mimic"}},
     "finetuning": {"train": {"epochs": 2}},
     "evaluation": {"n_resamples": 200},
 }
@@ -76,7 +76,7 @@ def test_the_ssl_arm_fine_tunes_from_the_registered_self_supervised_backbone(tra
     assert all("not in the training split (val/test)" in init["data"][s]["dropped"] for s in SOURCES)
     assert init["lineage"] == {"method": "dino", "init": "random", "data": "vindr/train, uka/train, mimic/train",
                                "epochs": 2}
-    assert {"start", "end"} <= set(init["probe"]) and init["probe"]["end"]["source"] == "vindr"
+    assert {"start", "end"} <= set(init["probe"]) and init["probe"]["end"]["source"] == "mimic"
     assert (project / init["best_weights"]).is_file() and not Path(init["best_weights"]).is_absolute()
     for source in SOURCES:
         card = _card(project, "ssl", source)
@@ -138,8 +138,8 @@ def test_mlflow_holds_parent_and_child_runs_metrics_and_registered_models(traine
                  "demo-cxrinit-init-mimic-vindr"):
         version = client.get_model_version_by_alias(name, "best")
         assert json.loads(version.tags["findings"])
-        assert json.loads(version.tags["input_contract"])["size"] == 64
-        assert json.loads(version.tags["preprocessing"])["store_size"] == 64
+        assert json.loads(version.tags["input_contract"])["size"] == 32
+        assert json.loads(version.tags["preprocessing"])["store_size"] == 32
     lineage = client.get_model_version_by_alias("demo-cxrinit-vindr-mimic", "best").tags["lineage.from_model"]
     assert lineage.startswith("demo-cxrinit-init-mimic-vindr/")
     evaluation = [r for r in parents if r.data.tags["kedro.pipeline"] == "evaluation"][0]
@@ -157,7 +157,7 @@ def test_registered_model_reloads_and_predicts_the_same(trained: tuple[Path, str
     model = mlflow.pytorch.load_model("models:/demo-cxrinit-uka-random@best")
     predictions = pd.read_parquet(project / "data/demo/07_model_output/uka/random/predictions.parquet")
     test = predictions[predictions["split"] == "test"]
-    store = StoreSet(project / "data/demo/03_primary/uka/pixels")[64]
+    store = StoreSet(project / "data/demo/03_primary/uka/pixels")[32]
     pixels = store.gather(store.row_of(test["image_id"])).astype(np.float32) / 255.0
     x = torch.from_numpy(pixels)[:, None].expand(-1, 3, -1, -1)
     mean = torch.tensor(contract["mean"])[None, :, None, None]
@@ -173,7 +173,8 @@ def test_evaluation_tables_cover_every_trained_cell(trained: tuple[Path, str]) -
     table = pd.read_csv(project / "data/demo/08_reporting/evaluation/study_table.csv")
     assert {(s, i) for s in SOURCES for i in ("random", "mimic")} <= set(zip(table["source"], table["init"]))
     report = (project / "data/demo/08_reporting/evaluation/study_table.md").read_text()
-    assert "p vs random" in report
+    # (p-value columns need test splits with both classes: the full study test checks them on the real demo)
+    assert all(f"## {s}: " in report for s in SOURCES) and "## Controls" in report
     for name in ("forest.png", "auroc_differences.png"):
         assert (project / "data/demo/08_reporting/evaluation/figures" / name).read_bytes()[:4] == b"\x89PNG"
     assert (project / "data/demo/08_reporting/evaluation/roc_vindr.png").is_file()
