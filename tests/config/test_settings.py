@@ -235,5 +235,7 @@ def test_self_supervised_settings_are_checked_before_anything_runs(tmp_path: Pat
     found = "\n".join(problems(parameters("base", runtime), runtime=runtime))
     assert "`selfsupervised.sources.1` (from --params or -c): 'vinder' is not an enabled source" in found, found
     assert "`selfsupervised.probe.source` (from --params or -c): 'hospital' is not an enabled source" in found, found
+    runtime = {"finetuning": {"inits": ["ssl"]}, "selfsupervised": {"sources": ["vindr", "vindr"]}}
+    assert "a source is listed twice" in "\n".join(problems(parameters("base", runtime), runtime=runtime))
     runtime = {"finetuning": {"inits": ["ssl"]}, "selfsupervised": {"sources": []}}
     assert "no images to pretrain on" in "\n".join(problems(parameters("base", runtime), runtime=runtime))

@@ -42,7 +42,7 @@ def test_two_processes_under_torchrun_pretrain_one_backbone(tmp_path: Path) -> N
     config = {"init": TINY, "stores": [{"name": "toy", "store": str(path), "splits": str(tmp_path / "splits.parquet")}],
               "img_size": 32, "out_dir": str(tmp_path / "out"), "device": "cpu",
               "dino": {"out_dim": 64, "hidden_dim": 32, "bottleneck_dim": 16},
-              "crops": {"local_size": 16, "n_local": 2}, "train": {"epochs": 2, "batch_size": 16, "workers": 0}}
+              "crops": {"local_size": 16, "n_local": 2}, "train": {"epochs": 2, "batch_size": 16, "workers": 0, "warmup_epochs": 0.5}}
     (tmp_path / "ssl.yaml").write_text(yaml.safe_dump(config))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",

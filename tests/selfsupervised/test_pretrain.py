@@ -42,7 +42,7 @@ def cell(tmp_path: Path, epochs: int, out: str = "out", **train) -> SSLCell:
     path = tmp_path / "store" / "32"
     if not path.exists():
         store(tmp_path / "store")
-    options = SSLTrainOptions(**{"epochs": epochs, "batch_size": 32, "lr": 5e-3, "warmup_epochs": 1, "workers": 0,
+    options = SSLTrainOptions(**{"epochs": epochs, "batch_size": 32, "lr": 5e-3, "warmup_epochs": 1 if epochs > 1 else 0.5, "workers": 0,
                                  "deterministic": True, "precision": "fp32", **train})
     return SSLCell(init=TINY, parts=(StoreRows("toy", path, np.arange(128)),), img_size=32, out_dir=tmp_path / out,
                    dino=DINO, crops=CROPS, train=options, device="cpu")
@@ -79,8 +79,15 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path: Path) -> None:
     a, b = whole.backbone.state_dict(), resumed.backbone.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     # a checkpoint of other settings is refused, naming what changed and the fix
-    with pytest.raises(ValueError, match=r"changed: \['train.lr'\].*delete"):
+    with pytest.raises(ValueError, match=r"changed: train.lr;.*delete"):
         pretrain_cell(cell(tmp_path, epochs=4, out="parts", lr=1e-3), ctx=cpu)
+    # so are other views, other start weights and other images (the newcomer's finding: they were reused)
+    parts = cell(tmp_path, epochs=4, out="parts")
+    for change, named in (({"crops": CropOptions(local_size=16, n_local=3, blur=(0.0, 0.0, 0.0), solarization=0.0)},
+                           "crops.n_local"), ({"init": {**TINY, "seed": 7}}, "init"),
+                          ({"parts": (StoreRows("toy", parts.parts[0].path, np.arange(1, 128)),)}, "images")):
+        with pytest.raises(ValueError, match=rf"changed: {named}[;,]"):
+            pretrain_cell(SSLCell(**{**parts.__dict__, **change}), ctx=cpu)
     assert (tmp_path / "parts" / "checkpoints" / LAST).is_file()
 
 
@@ -112,3 +119,5 @@ def test_probe_options_reject_impossible_values() -> None:
         ProbeOptions(k=0)
     with pytest.raises(ValueError, match=r"global_scale\n.*use 0 < min <= max <= 1"):
         CropOptions(global_scale=(0.8, 0.4))
+    with pytest.raises(ValueError, match="10 warm-up epochs of 3: the learning rate would never reach its peak"):
+        SSLTrainOptions(epochs=3)

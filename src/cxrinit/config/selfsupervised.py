@@ -41,6 +41,13 @@ class SelfSupervisedSettings(CellSettings):
     train: SSLTrainOptions = Field(default_factory=SSLTrainOptions)
     probe: ProbeOptions = Field(default_factory=ProbeOptions)
 
+    @field_validator("sources")
+    @classmethod
+    def _sources(cls, sources: list[str] | None) -> list[str] | None:
+        if sources is not None and len(set(sources)) < len(sources):
+            raise ValueError(f"a source is listed twice: {sources} (its images would count twice)")
+        return sources
+
     @field_validator("folders")
     @classmethod
     def _folders(cls, folders: list[str]) -> list[str]:

@@ -86,7 +86,7 @@ def controls_markdown(table: pd.DataFrame, controls: Sequence[Any], percent: boo
     lines += ["", "| Control | Source | Findings | AUROC a | AUROC b | p (adjusted) |", "|---|---|---|---|---|---|"]
     for r in table.itertuples():
         if r.status != "compared":
-            lines.append(f"| {r.control} | {r.source} | — | — | — | not compared (an arm has no predictions here) |")
+            lines.append(f"| {r.control} | {r.source} | — | — | — | not compared (an arm has no cell or no predictions here: see its skipped arms) |")
             continue
         mark = " *" if r.significant else ""
         lines.append(f"| {r.control} | {r.source} | {r.n_findings} | {r.auroc_a * scale:.1f} | {r.auroc_b * scale:.1f}"

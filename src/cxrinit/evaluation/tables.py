@@ -229,8 +229,9 @@ def study_markdown(sets_summary: pd.DataFrame, summary: pd.DataFrame, points: pd
     if provenance is not None:
         parts.append(f"**{provenance.line()}**\n")
         if provenance.synthetic:
-            parts.append("These are the synthetic demo's numbers: they show that every stage runs end to end, not"
-                         " which initialization is better.\n")
+            parts.append("These are the synthetic demo's numbers: they show that the whole chain runs and (see the"
+                         " controls, where configured) can tell a real effect from chance, not which initialization"
+                         " is better on radiographs.\n")
     n_res = int(summary["n_resamples"].max()) if len(summary) else 0
     parts.append(f"Bootstrap mean ± SD [{ci_label(summary)} percentile interval] over {n_res} resamples of the test"
                  f" {'patients' if cluster else 'images'} (the same resamples for every arm of a source), in {scale}."

@@ -62,17 +62,24 @@ class SSLCell:
     registry_key: str = "selfsupervised.registry"
 
 
+def _portable_spec(spec: Any) -> dict[str, Any]:
+    return json.loads(json.dumps({**spec.to_dict(), "file": portable(spec.file) if spec.file else None}, default=str))
+
+
+def _part_identity(part: StoreRows) -> dict[str, Any]:
+    """A part of the images by content: its store's fingerprint (items, recipe), resolution and rows."""
+    fingerprint = part.path.parent / "fingerprint.json"
+    found = json.loads(fingerprint.read_text()) if fingerprint.is_file() else {}
+    store = {k: found.get(k) for k in ("items_hash", "n_items", "recipe")} if found else portable(part.path)
+    return {"name": part.name, "store": store, "size": part.path.name,
+            "rows": hashlib.sha256(np.asarray(part.rows, dtype=np.int64).tobytes()).hexdigest()}
+
+
 def ssl_identity(cell: SSLCell, **context: Any) -> str:
     """A hash of everything that decides what a pretraining run learns: the settings, the start weights,
     which images of which stores (by the stores' fingerprints, not their paths) and ``context``."""
-    spec = init_spec(cell.init, cell.inits)
-    init = {**spec.to_dict(), "file": portable(spec.file) if spec.file else None}
-    parts = []
-    for part in cell.parts:
-        fingerprint = part.path.parent / "fingerprint.json"
-        store = json.loads(fingerprint.read_text()) if fingerprint.is_file() else portable(part.path)
-        parts.append({"name": part.name, "store": store, "size": part.path.name,
-                      "rows": hashlib.sha256(np.asarray(part.rows, dtype=np.int64).tobytes()).hexdigest()})
+    init = _portable_spec(init_spec(cell.init, cell.inits))
+    parts = [_part_identity(part) for part in cell.parts]
     probe = None
     if cell.probe_data is not None:
         d = cell.probe_data
@@ -115,8 +122,11 @@ def pretrain_cell(cell: SSLCell, *, callbacks: Iterable[Any] = (), ctx: DistCont
     meta = {"init": spec.name, "arch": spec.arch, "method": "dino",
             "cell": {"init": {"name": spec.name, "arch": spec.arch, "model_kwargs": dict(spec.model_kwargs)},
                      "img_size": cell.img_size}}
+    # what a checkpoint must have been trained with to be resumed: the views, the start weights, the images
+    resume_key = {"crops": cell.crops.model_dump(mode="json"), "init": _portable_spec(spec),
+                  "images": [_part_identity(p) for p in cell.parts]}
     result = pretrain_dino(backbone, contract, images, cell.dino, cell.train, cell.out_dir / "checkpoints", ctx=ctx,
-                           callbacks=callbacks, resume=cell.resume, metadata=meta)
+                           callbacks=callbacks, resume=cell.resume, metadata=meta, resume_key=resume_key)
     if run_probe:
         probes["end"] = _probe(result.backbone, contract, cell, ctx, "after pretraining")
     summary = {"init": spec.name, "arch": spec.arch, "model_kwargs": dict(spec.model_kwargs), "method": "dino",

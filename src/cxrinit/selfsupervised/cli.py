@@ -9,7 +9,7 @@ The file::
     inits: {}                        # registry entries, e.g. {dinov2: {file: /weights/dinov2_vitb14_pretrain.pth}}
     stores:                          # the unlabeled images: one resolution folder of a pixel store each
       - {name: vindr, store: data/03_primary/vindr/pixels/224, splits: data/05_model_input/vindr/splits.parquet}
-      - {name: archive, store: data/06_models/ssl_init/folders/0/224}    # no splits: every usable image
+      - {name: archive, store: data/06_models/ssl_init/folders/archive-1a2b3c4d5e6f/224}    # no splits: every usable image
     img_size: 224
     out_dir: data/06_models/ssl_init
     dino: {}                         # DinoOptions, CropOptions, SSLTrainOptions, ProbeOptions fields

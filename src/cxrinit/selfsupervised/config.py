@@ -7,13 +7,13 @@ grayscale; brightness/contrast jitter is available and off by default.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Options(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
 class DinoOptions(_Options):
@@ -98,6 +98,15 @@ class SSLTrainOptions(_Options):
     workers: int = Field(default=4, ge=0)
     seed: int = 0
     deterministic: bool = False
+
+    @field_validator("warmup_epochs")
+    @classmethod
+    def _warmup(cls, warmup: float, info: Any) -> float:
+        epochs = info.data.get("epochs")
+        if epochs is not None and warmup >= epochs:
+            raise ValueError(f"{warmup:g} warm-up epochs of {epochs}: the learning rate would never reach its peak "
+                             "(DINO collapses that way); use warmup_epochs below epochs, e.g. a tenth of them")
+        return warmup
 
 
 class ProbeOptions(_Options):

@@ -59,28 +59,30 @@ def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
 def pretrain_dino(backbone: nn.Module, contract: InputContract, images: UnlabeledImages, dino: DinoOptions,
                   train: SSLTrainOptions, out_dir: str | Path, *, ctx: DistContext,
                   callbacks: Iterable[Any] = (), resume: bool = True,
-                  metadata: Mapping[str, Any] | None = None) -> SSLRun:
+                  metadata: Mapping[str, Any] | None = None, resume_key: Mapping[str, Any] | None = None) -> SSLRun:
     """DINO on ``images`` starting from ``backbone`` (a timm model with ``num_classes=0``, accepting any
     view size: ``dynamic_img_size=True``).
 
     Writes ``out_dir/last.pt`` (everything to resume) and ``out_dir/backbone.safetensors`` (the teacher's
     backbone, timm keys, with ``metadata`` and the contract) after every epoch; rank 0 writes, logs and
-    calls ``callbacks`` (``(epoch, metrics)``). Raises ``ValueError`` when there are fewer images than
+    calls ``callbacks`` (``(epoch, metrics)``). ``resume_key``: what else a checkpoint must have been written
+    with to be continued (the views, the start weights, which images), each compared by its key. Raises ``ValueError`` when there are fewer images than
     one batch, or when ``last.pt`` was written by a run with other settings.
     """
     with deterministic_mode(train.deterministic, ctx.device):
         return _Pretraining(backbone, contract, images, dino, train, Path(out_dir), ctx, list(callbacks),
-                            dict(metadata or {})).run(resume)
+                            dict(metadata or {}), dict(resume_key or {})).run(resume)
 
 
 class _Pretraining:
     def __init__(self, backbone: nn.Module, contract: InputContract, images: UnlabeledImages, dino: DinoOptions,
                  train: SSLTrainOptions, out: Path, ctx: DistContext, callbacks: list[Any],
-                 metadata: dict[str, Any]) -> None:
+                 metadata: dict[str, Any], resume_key: dict[str, Any]) -> None:
         from lightly.loss import DINOLoss, KoLeoLoss
 
         self.contract, self.images, self.dino, self.cfg, self.out = contract, images, dino, train, out
         self.ctx, self.callbacks, self.metadata, self.device = ctx, callbacks, metadata, ctx.device
+        self.resume_key = resume_key
         if train.batch_size % ctx.world_size:
             raise ValueError(f"batch_size {train.batch_size} does not split over {ctx.world_size} processes; make "
                              "it a multiple of the number of GPUs")
@@ -136,8 +138,8 @@ class _Pretraining:
     # -- checkpoint -------------------------------------------------------------------------------------
     def _settings(self) -> dict[str, Any]:
         return {"dino": self.dino.model_dump(mode="json"), "train": self.cfg.model_dump(mode="json"),
-                "world_size": self.ctx.world_size, "n_images": len(self.images), "meta": self.metadata,
-                "contract": self.contract.to_dict()}
+                "world_size": self.ctx.world_size, "images": len(self.images), "meta": self.metadata,
+                "contract": self.contract.to_dict(), **self.resume_key}
 
     def _save(self) -> None:
         save_state({"format": CHECKPOINT_FORMAT, "epoch": self.epoch, "student": self.student.state_dict(),
@@ -155,12 +157,15 @@ class _Pretraining:
             raise ValueError(f"{path}: checkpoint format {state.get('format')!r}, this version reads "
                              f"{CHECKPOINT_FORMAT}; delete {path.parent} to pretrain again")
         saved, now = state["settings"], self._settings()
-        changed = [k for k in now if k != "train" and saved.get(k) != now[k]]
+        changed = [k for k in now if k not in ("train", "dino", "crops") and saved.get(k) != now[k]]
+        changed += [f"{block}.{k}" for block in ("dino", "crops") if isinstance(now.get(block), dict)
+                    for k, v in now[block].items() if (saved.get(block) or {}).get(k) != v]
         changed += [f"train.{k}" for k, v in now["train"].items()
                     if k not in _RESUMABLE and saved["train"].get(k) != v]
         if changed:
-            raise ValueError(f"{path} was written by a run with other settings (changed: {changed}); resume with "
-                             f"the same settings, or delete {path.parent} to pretrain from the start")
+            raise ValueError(f"{path} was written by a run with other settings (changed: {', '.join(changed)}; "
+                             "images: which sources' training images or folders, init: the start weights); resume "
+                             f"with the same settings, or delete {path.parent} to pretrain from the start")
         self.student.load_state_dict(state["student"])
         self.teacher.load_state_dict(state["teacher"])
         self.criterion.load_state_dict(state["criterion"])

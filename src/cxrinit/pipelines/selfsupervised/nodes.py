@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -27,17 +28,29 @@ log = logging.getLogger(__name__)
 
 def folder_rows(folder: Path, out: Path, ingestion: IngestionSettings, size: int) -> tuple[Any, pd.DataFrame, dict[str, int]]:
     """Decode every image under ``folder`` (any depth) into its own pixel store at ``out`` with the
-    ingestion recipe; returns its usable rows, its index (with ``source_hash``) and what was not usable."""
-    from cxrinit.imaging.store import PixelStore, build_store
+    ingestion recipe; returns its usable rows, its index (with ``source_hash`` and ``file``, the path in
+    the folder) and what was not usable. A folder whose files changed (added, removed, replaced) gets its
+    store decoded again."""
+    from cxrinit.imaging.store import PixelStore, StoreMismatchError, build_store
     from cxrinit.selfsupervised import store_rows
 
-    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+    found = sorted((p.relative_to(folder).as_posix(), p.stat()) for p in folder.rglob("*")
                    if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
+    if not found:
         raise FileNotFoundError(f"selfsupervised.folders: {folder} holds no image ({', '.join(IMAGE_SUFFIXES)}); "
                                 "point it at a folder of radiographs or remove it")
-    items = pd.DataFrame({"image_id": files, "path": files})
-    index = build_store(items, folder, out, sizes=(size,), recipe=ingestion.recipe, workers=ingestion.workers)
+    files = [name for name, _ in found]
+    # a file replaced under the same name is another image: its id carries its size and modification time
+    ids = [f"{name}@{st.st_size}-{st.st_mtime_ns}" for name, st in found]
+    items = pd.DataFrame({"image_id": ids, "path": files})
+    options = {"sizes": (size,), "recipe": ingestion.recipe, "workers": ingestion.workers}
+    try:
+        index = build_store(items, folder, out, **options)
+    except StoreMismatchError as err:  # this stage's own store of the folder: it follows the folder
+        log.info("selfsupervised: %s changed since its pixel store %s was built (%s): decoding it again",
+                 folder, out, ", ".join(err.differs) or "other inputs")
+        index = build_store(items, folder, out, overwrite=True, **options)
+    index = index.assign(file=index["image_id"].str.rsplit("@", n=1).str[0])
     part, dropped = store_rows(f"folder:{folder.name}", PixelStore(out / str(size)))
     return part, index, dropped
 
@@ -45,14 +58,14 @@ def folder_rows(folder: Path, out: Path, ingestion: IngestionSettings, size: int
 def check_folder_leakage(folder: str, index: pd.DataFrame, held_out: dict[str, pd.DataFrame]) -> None:
     """Raise ``LeakageError`` when an image of ``folder`` has the content (``source_hash``) of a validation or
     test image of a source: pretraining on it would let the initialization see the evaluation."""
-    hashes = index.loc[index["status"].astype(str) == "ok", ["image_id", "source_hash"]].dropna()
+    hashes = index.loc[index["status"].astype(str) == "ok", ["file", "source_hash"]].dropna()
     for source, frame in held_out.items():
         leaked = hashes.merge(frame, on="source_hash")
         if len(leaked):
             first = leaked.iloc[0]
             raise LeakageError(
                 f"selfsupervised.folders: {len(leaked)} image(s) of {folder} are {source} validation/test images "
-                f"(same file content; e.g. {first['image_id']} = {source} {first['split']} image "
+                f"(same file content; e.g. {first['file']} = {source} {first['split']} image "
                 f"{first['held_out_id']}): remove them from the folder, or pretrain on "
                 "selfsupervised.sources (their training splits) instead")
 
@@ -104,8 +117,11 @@ def selfsupervise(selfsupervised: SelfSupervisedSettings, ingestion: IngestionSe
         parts.append(part)
         data[source] = {"images": len(part), "dropped": dropped}
     held = {s: held_out_images(stores[s], splits[s]) for s in sources} if settings.folders else {}
-    for i, folder in enumerate(settings.folders):
-        part, index, dropped = folder_rows(Path(folder).expanduser(), out_dir / "folders" / str(i), ingestion, size)
+    for folder in dict.fromkeys(settings.folders):
+        path = Path(folder).expanduser()
+        # one store per folder, named by the folder (not its place in the list)
+        name = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+        part, index, dropped = folder_rows(path, out_dir / "folders" / f"{path.name}-{name}", ingestion, size)
         check_folder_leakage(folder, index, held)
         parts.append(part)
         data[part.name] = {"images": len(part), "dropped": dropped}
