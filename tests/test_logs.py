@@ -45,7 +45,7 @@ def test_a_bad_setting_ends_with_the_projects_message_and_the_traceback_goes_to_
 def test_a_run_logs_one_line_per_record_to_the_console_and_to_its_own_file(project: Path) -> None:
     before = set((project / "logs").glob("*.log")) if (project / "logs").exists() else set()
     done = kedro(project, "--env", "demo", "--pipelines", "demo", "--namespaces", "demo.nih", "--params",
-                 "demo.workers=1,demo.sources.nih.n_patients=4")
+                 "demo.workers=1,demo.sources.nih.n_patients=8")
     assert done.returncode == 0, done.stderr[-2000:]
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert lines and all(RECORD.match(line) for line in lines), [x for x in lines if not RECORD.match(x)][:3]

@@ -124,7 +124,7 @@ def test_the_demo_tracks_into_its_own_store(project: Path, monkeypatch: pytest.M
     assert tracking.load_config(REPO, "local").tracking_uri == f"sqlite:///{REPO / 'mlflow.db'}"
     monkeypatch.chdir(project)
     run_kedro(project, env="demo", pipeline="demo", namespaces=["demo.nih"],
-              params={"demo": {"workers": 1, "sources": {"nih": {"n_patients": 4}}}})
+              params={"demo": {"workers": 1, "sources": {"nih": {"n_patients": 4, "studies_per_patient": [1, 3]}}}})
     assert (project / "data/demo/mlflow.db").is_file() and not (project / "mlflow.db").exists()
     mlflow.set_tracking_uri(f"sqlite:///{project / 'data/demo/mlflow.db'}")
     runs = mlflow.search_runs(experiment_names=["cxrinit"], output_format="list")

@@ -7,12 +7,17 @@ The layout (sources, cells, pretraining targets, the demo) comes from the valida
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 from kedro.pipeline import Pipeline
 
 from cxrinit.pipelines import demo, evaluation, finetuning, harmonization, ingestion, pretraining, selfsupervised
 from cxrinit.pipelines.layout import StudyLayout, active_layout, load_layout
+
+# The selfsupervised stage reads every source's images and feeds every source's ssl cell, so Kedro finds each
+# source namespace "interrupted" by it, once per run and source (docs/selfsupervised.md, known limits).
+warnings.filterwarnings("ignore", message=r"Namespace '[^']+' is interrupted by nodes \['ssl_init\.selfsupervise'\]")
 
 #: Pipelines in data order.
 STAGES = {"demo": demo, "ingestion": ingestion, "harmonization": harmonization, "pretraining": pretraining,

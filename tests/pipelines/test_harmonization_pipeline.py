@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import copy_project, run_kedro
+from tests.conftest import TINY_SPLITS, copy_project, run_kedro
 
 SOURCES = ("vindr", "nih", "chexpert", "mimic", "uka", "padchest")
 
@@ -19,7 +19,7 @@ def harmonized(tiny_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(project)
         run_kedro(project, env="demo", pipeline="ingestion")
-        run_kedro(project, env="demo", pipeline="harmonization")
+        run_kedro(project, env="demo", pipeline="harmonization", params=TINY_SPLITS)
     return project
 
 
@@ -65,5 +65,8 @@ def test_paper_preset_and_split_seed(harmonized: Path, tmp_path: Path) -> None:
     assert "val" in splits()
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(project)
-        run_kedro(project, env="demo", pipeline="harmonization", params={"harmonization": {"preset": "paper"}})
+        run_kedro(project, env="demo", pipeline="harmonization",
+                  # the demo's split overrides would win over the preset's: set them as the study had them
+                  params={"harmonization": {"preset": "paper", "split_overrides": {
+                      s: {**o, "val_fraction": 0.0} for s, o in TINY_SPLITS["harmonization"]["split_overrides"].items()}}})
     assert splits() == {"train", "test"}  # the study had no validation split
