@@ -12,7 +12,9 @@ class DemoSourceSettings(Settings):
 
     ``studies_per_patient`` and ``images_per_study`` are inclusive [low, high] ranges; the first film
     of a study is frontal (AP with probability ``ap_fraction``), later films are lateral with
-    probability ``lateral_fraction``; ``prevalence`` overrides the phantom's default per finding.
+    probability ``lateral_fraction``; ``prevalence`` overrides the phantom's default per finding;
+    ``severity``: probabilities of severity 1 (subtle) .. 5 (gross) of every drawn finding (default
+    the phantom's 0.1, 0.2, 0.3, 0.25, 0.15); it changes how visible findings are, not who has them.
     """
 
     n_patients: int = Field(ge=1)
@@ -21,6 +23,7 @@ class DemoSourceSettings(Settings):
     lateral_fraction: float = Field(default=0.25, ge=0.0, le=1.0)
     ap_fraction: float = Field(default=0.3, ge=0.0, le=1.0)
     prevalence: dict[str, float] | None = None
+    severity: tuple[float, float, float, float, float] | None = None
 
     @field_validator("studies_per_patient", "images_per_study")
     @classmethod
@@ -28,6 +31,13 @@ class DemoSourceSettings(Settings):
         if not 1 <= value[0] <= value[1]:
             raise ValueError(f"expected [low, high] with 1 <= low <= high, got {list(value)}")
         return value
+
+    @field_validator("severity")
+    @classmethod
+    def _severity(cls, value: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        from cxrinit.demo.cohort import check_severity
+
+        return None if value is None else check_severity(value)
 
     def cohort_args(self) -> dict:
         """Keyword arguments of ``sample_cohort`` besides the patient count and seed."""
@@ -38,14 +48,17 @@ class DemoSettings(Settings):
     """The demo: ``enabled`` only in the demo environment (it writes the synthetic raw roots).
 
     ``seed`` fixes every cohort and image; ``workers``: rendering processes; ``n_broken``: files per
-    source broken on purpose (truncated, empty, wrong format, ...); ``sources``: the cohort of each
-    synthetic dataset (the keys name demo writers).
+    source broken on purpose (truncated, empty, wrong format, ...); ``render_scale``: the films' pixel
+    size relative to each writer's native-like sizes (1.0; 0.4 renders ~5x fewer pixels, enough for
+    stores of 64 px or less); ``sources``: the cohort of each synthetic dataset (the keys name demo
+    writers).
     """
 
     enabled: bool = False
     seed: int = 20240214
     workers: int = Field(default=1, ge=1)
     n_broken: int = Field(default=4, ge=0)
+    render_scale: float = Field(default=1.0, gt=0.0, le=1.0)
     sources: dict[str, DemoSourceSettings] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -9,7 +9,7 @@ specs into each dataset's native files and labels.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,6 +43,8 @@ LATERALIZED = frozenset(
     {"pleural_effusion", "pneumothorax", "consolidation", "pneumonia", "atelectasis", "nodule", "mass",
      "pleural_thickening", "fracture"}
 )
+#: Probability of severity 1 (subtle) .. 5 (gross) of a drawn finding.
+DEFAULT_SEVERITY: tuple[float, ...] = (0.1, 0.2, 0.3, 0.25, 0.15)
 VIEWS = ("PA", "AP", "LATERAL")
 SIDES = ("left", "right", "both", "none")
 
@@ -95,14 +97,24 @@ class ImageSpec:
         return next((f for f in self.findings if f.name == name), None)
 
 
-def _draw_finding(name: str, rng: np.random.Generator) -> Finding:
+def _draw_finding(name: str, rng: np.random.Generator, severity: tuple[float, ...] = DEFAULT_SEVERITY) -> Finding:
     side = "none"
     if name in LATERALIZED:
         side = str(rng.choice(["left", "right", "both"], p=[0.4, 0.4, 0.2]))
     if name in ("nodule", "mass", "fracture", "pneumothorax") and side == "both":
         side = str(rng.choice(["left", "right"]))
-    severity = int(rng.choice([1, 2, 3, 4, 5], p=[0.1, 0.2, 0.3, 0.25, 0.15]))
-    return Finding(name, side, severity)
+    # one draw whatever the weights, so changing them changes severities only, not who has what
+    level = int(rng.choice([1, 2, 3, 4, 5], p=list(severity)))
+    return Finding(name, side, level)
+
+
+def check_severity(severity: Sequence[float]) -> tuple[float, ...]:
+    """``severity`` as probabilities of levels 1..5; ValueError unless 5 values >= 0 summing to 1."""
+    values = tuple(float(v) for v in severity)
+    if len(values) != 5 or any(not np.isfinite(v) or v < 0 for v in values) or abs(sum(values) - 1.0) > 1e-6:
+        raise ValueError(f"severity must be 5 probabilities >= 0 (levels 1 subtle .. 5 gross) summing to 1, "
+                         f"got {list(severity)}")
+    return values
 
 
 def sample_cohort(
@@ -114,13 +126,17 @@ def sample_cohort(
     lateral_fraction: float = 0.25,
     ap_fraction: float = 0.3,
     prevalence: Mapping[str, float] | None = None,
+    severity: Sequence[float] | None = None,
 ) -> list[ImageSpec]:
     """Draw ``n_patients`` patients with their studies and films, deterministically for ``seed``.
 
     ``studies_per_patient`` and ``images_per_study`` are inclusive ranges. The first film of a
     study is frontal (PA or AP); further films of the study are lateral with probability
-    ``lateral_fraction``. ``prevalence`` overrides :data:`DEFAULT_PREVALENCE` per finding.
+    ``lateral_fraction``. ``prevalence`` overrides :data:`DEFAULT_PREVALENCE` per finding;
+    ``severity`` overrides :data:`DEFAULT_SEVERITY` (probabilities of levels 1..5); changing it
+    changes how visible findings are, never which films have them.
     """
+    sev = DEFAULT_SEVERITY if severity is None else check_severity(severity)
     if n_patients < 1:
         raise ValueError(f"n_patients must be >= 1, got {n_patients}")
     prev = dict(DEFAULT_PREVALENCE)
@@ -138,9 +154,9 @@ def sample_cohort(
         sex = "F" if rng.random() < 0.45 else "M"
         age = int(np.clip(rng.normal(60, 17), 18, 95))
         patient_seed = int(rng.integers(2**31))
-        chronic = [_draw_finding(n, rng) for n in sorted(CHRONIC) if rng.random() < prev[n]]
+        chronic = [_draw_finding(n, rng, sev) for n in sorted(CHRONIC) if rng.random() < prev[n]]
         for _ in range(int(rng.integers(studies_per_patient[0], studies_per_patient[1] + 1))):
-            acute = [_draw_finding(n, rng) for n in FINDINGS if n not in CHRONIC and rng.random() < prev[n]]
+            acute = [_draw_finding(n, rng, sev) for n in FINDINGS if n not in CHRONIC and rng.random() < prev[n]]
             findings = tuple(sorted(chronic + acute, key=lambda f: FINDINGS.index(f.name)))
             frontal = "AP" if rng.random() < ap_fraction else "PA"
             for k in range(int(rng.integers(images_per_study[0], images_per_study[1] + 1))):

@@ -40,10 +40,11 @@ class DemoTree:
 
 
 def plan_source(source: str, n_patients: int, cohort_args: Mapping[str, Any], *, seed: int, n_broken: int,
-                workers: int) -> DemoTree:
+                workers: int, scale: float = 1.0) -> DemoTree:
     """Sample the cohort of ``source`` and let its writer plan ids, labels, splits and broken files.
 
-    ``cohort_args`` are the keyword arguments of :func:`~cxrinit.demo.cohort.sample_cohort`.
+    ``cohort_args`` are the keyword arguments of :func:`~cxrinit.demo.cohort.sample_cohort`; ``scale``
+    multiplies the writer's film sizes (the same ids, labels and findings at any scale).
     """
     from cxrinit.demo.writers import WRITERS
 
@@ -52,7 +53,7 @@ def plan_source(source: str, n_patients: int, cohort_args: Mapping[str, Any], *,
     cohort_args = {k: tuple(v) if isinstance(v, list) else v for k, v in cohort_args.items()}
     s = source_seed(seed, source)
     specs = sample_cohort(n_patients, s, **cohort_args)
-    plan = WRITERS[source].plan(specs, seed=s, n_broken=n_broken)
+    plan = WRITERS[source].plan(specs, seed=s, n_broken=n_broken, scale=scale)
     log.info("demo %s: %d patients, %d images planned (%d deliberately broken)",
              source, n_patients, len(plan), int((plan["broken"] != "").sum()))
     return DemoTree(source, plan, specs, workers=workers)

@@ -18,5 +18,5 @@ def plan_demo_source(demo: DemoSettings, source: str) -> tuple[tree.DemoTree, pd
         raise RuntimeError(demo_disabled_message(None))
     cohort = demo.sources[source]
     planned = tree.plan_source(source, cohort.n_patients, cohort.cohort_args(), seed=demo.seed,
-                               n_broken=demo.n_broken, workers=demo.workers)
+                               n_broken=demo.n_broken, workers=demo.workers, scale=demo.render_scale)
     return planned, planned.plan
