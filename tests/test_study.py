@@ -43,6 +43,9 @@ def test_one_command_runs_the_whole_study(tmp_path: Path, monkeypatch: pytest.Mo
     means = comparisons[comparisons["finding"] == "mean"]
     positive = means[(means["init_a"] == "mimic") & (means["init_b"] == "random")]
     assert len(positive) == 5 and (positive["p_greater_adj"] < 0.05).sum() >= 3, positive
+    # ... and the good arm is good: mean test AUROC above 0.8 on most targets (its classifier rows of the
+    # shared findings kept: head: shared)
+    assert (positive["auroc_a"] > 0.8).sum() >= 3, positive[["source", "auroc_a", "auroc_b"]]
     negative = means[[{a, b} == {"random", "random_b"} for a, b in zip(means["init_a"], means["init_b"])]]
     assert len(negative) == 6 and (negative["p_two_sided_adj"] >= 0.05).all(), negative
     controls = pd.read_csv(project / "data/demo/08_reporting/evaluation/controls.csv")

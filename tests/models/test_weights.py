@@ -64,6 +64,28 @@ def test_wrapped_state_dict_with_labels_keeps_and_reorders_head(tmp_path: Path, 
     assert not torch.equal(reset.head.weight, ref.head.weight)
 
 
+def test_shared_head_keeps_the_rows_of_shared_findings_and_starts_the_others_new(tmp_path: Path,
+                                                                                  x: torch.Tensor) -> None:
+    """A supervised init (e.g. MIMIC) on a target whose label set overlaps its own: ``head: shared``."""
+    ref = reference()
+    torch.save({"model": ref.state_dict(), "meta": {"labels": LABELS}}, tmp_path / "w.pt")
+    target = ["c", "z", "a"]  # two findings shared (in another order), one new
+    model, _ = build_model(spec(tmp_path / "w.pt", head="shared"), 3, 32, labels=target, seed=4)
+    fresh, _ = build_model(spec(tmp_path / "w.pt", head="reset"), 3, 32, labels=target, seed=4)
+    with torch.no_grad():
+        out, want = model.eval()(x), ref(x)
+        assert torch.equal(out[:, [0, 2]], want[:, [2, 0]])  # c and a: the checkpoint's rows
+        assert torch.equal(model.head.weight[1], fresh.head.weight[1])  # z: the same new row as head: reset
+        assert torch.equal(model.head.bias[1], fresh.head.bias[1])
+    # nothing shared: every row new (and still a valid model)
+    none, _ = build_model(spec(tmp_path / "w.pt", head="shared"), 2, 32, labels=["y", "z"], seed=4)
+    assert none.head.weight.shape == (2, 32)
+    # without the checkpoint's label list there is nothing to match rows by
+    save_file(ref.state_dict(), tmp_path / "bare.safetensors")
+    with pytest.raises(ValueError, match="head='shared' needs the label lists.*the checkpoint has none"):
+        build_model(spec(tmp_path / "bare.safetensors", head="shared"), 3, 32, labels=target)
+
+
 def dinov2_hub_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """``model``'s weights in the official DINOv2 hub checkpoint layout (no head, a mask token)."""
     state = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("head.")}

@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 WeightsSource = Literal["hub", "file", "none"]
-HeadPolicy = Literal["auto", "keep", "reset"]
+HeadPolicy = Literal["auto", "keep", "reset", "shared"]
 _WEIGHTS = ("hub", "file", "none")
-_HEADS = ("auto", "keep", "reset")
+_HEADS = ("auto", "keep", "reset", "shared")
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,9 @@ class InitSpec:
     or ``hf-hub:<repo>``. ``weights``: ``hub`` (timm ``pretrained=True``; a ``file``, when set, is used
     instead and nothing is downloaded), ``file`` (only ``file``), ``none`` (random init).
     ``head``: ``auto`` keeps a checkpoint's classifier when its label list matches the target's (reordered
-    if needed) and replaces it otherwise; ``keep`` insists; ``reset`` always starts a new head.
+    if needed) and replaces it otherwise; ``keep`` insists; ``reset`` always starts a new head; ``shared``
+    keeps the classifier rows of the findings both label lists name and starts the others new (a supervised
+    initialization then brings what it learned about the findings a target shares with it).
     ``mean``/``std`` override the architecture's own normalization. ``howto`` says where to get the weights
     (shown when they are missing). ``seed``: draws the random weights (``weights: none``) and the new head
     instead of the training seed, so two arms can differ only in their initial weights (a negative

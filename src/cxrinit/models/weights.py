@@ -116,10 +116,12 @@ def classifier_keys(model: nn.Module) -> list[str]:
 
 def fit_head(state: dict[str, torch.Tensor], model: nn.Module, policy: str,
              labels: list[str] | None, ckpt_labels: list[str] | None, origin: str) -> dict[str, torch.Tensor]:
-    """Keep, reorder or drop the checkpoint's classifier according to ``policy`` (auto / keep / reset).
+    """Keep, reorder or drop the checkpoint's classifier according to ``policy`` (auto / keep / reset / shared).
 
     A head is kept only when its label list equals the target's as a set (rows are permuted to the target's
-    order); without label lists it is kept only under ``keep`` and only if shapes match.
+    order); without label lists it is kept only under ``keep`` and only if shapes match. ``shared`` keeps
+    the rows of the findings both lists name (in the target's order) and the model's new rows for the
+    others; it needs both label lists (ValueError naming the init otherwise).
     """
     head = classifier_keys(model)
     if not head:  # an embedding backbone (num_classes=0) has no classifier: a checkpoint's is left out
@@ -135,6 +137,8 @@ def fit_head(state: dict[str, torch.Tensor], model: nn.Module, policy: str,
     shapes_match = all(state[k].shape == own[k].shape for k in present)
     if policy == "reset":
         return _drop(state, present, origin, "head: reset")
+    if policy == "shared":
+        return _shared_rows(state, own, present, labels, ckpt_labels, origin)
     if labels is not None and ckpt_labels is not None:
         if list(ckpt_labels) == list(labels):
             return state
@@ -152,6 +156,31 @@ def fit_head(state: dict[str, torch.Tensor], model: nn.Module, policy: str,
             return state
         raise ValueError(f"{origin}: head='keep' impossible: {reason}; use head: auto or reset")
     return _drop(state, present, origin, reason)
+
+
+def _shared_rows(state: dict[str, torch.Tensor], own: dict[str, torch.Tensor], keys: list[str],
+                 labels: list[str] | None, ckpt_labels: list[str] | None, origin: str) -> dict[str, torch.Tensor]:
+    """The checkpoint's classifier rows of the findings it shares with ``labels``; the model's rows elsewhere."""
+    if labels is None or ckpt_labels is None:
+        which = "the checkpoint" if ckpt_labels is None else "the target"
+        raise ValueError(f"{origin}: head='shared' needs the label lists of the checkpoint and the target, and "
+                         f"{which} has none; use head: auto or reset")
+    ckpt = list(ckpt_labels)
+    common = [f for f in labels if f in ckpt]
+    if any(state[k].shape[1:] != own[k].shape[1:] or state[k].shape[0] != len(ckpt) for k in keys):
+        raise ValueError(f"{origin}: head='shared' impossible: the checkpoint's classifier "
+                         f"{[tuple(state[k].shape) for k in keys]} does not fit {len(ckpt)} labels and this model's "
+                         f"width {[tuple(own[k].shape) for k in keys]}; use head: reset")
+    out = dict(state)
+    for k in keys:
+        rows = own[k].clone()
+        for i, f in enumerate(labels):
+            if f in ckpt:
+                rows[i] = state[k][ckpt.index(f)]
+        out[k] = rows
+    log.info("%s: classifier rows kept for %d of %d findings (%s); %d new", origin, len(common), len(labels),
+             ", ".join(common) or "none", len(labels) - len(common))
+    return out
 
 
 def _drop(state: dict[str, torch.Tensor], keys: list[str], origin: str, reason: str) -> dict[str, torch.Tensor]:

@@ -88,7 +88,8 @@ def finetune(images: StoreSet, labels: pd.DataFrame, splits: pd.DataFrame, ontol
         else:
             findings = onto.label_set(finetuning.mimic_label_set, source)
             if set(init_card["findings"]) != set(findings):
-                spec["head"] = "reset"  # a shared initialization: its label set is not this target's
+                if spec.get("head", "auto") == "auto":
+                    spec["head"] = "reset"  # a shared initialization: its label set is not this target's
             else:
                 findings = list(init_card["findings"])  # the pretrained head's order
     else:
