@@ -1,20 +1,31 @@
 """Training-batch throughput: our loader (memory-mapped uint8 store, batched on-device augmentation) vs the study's
 (per-item DataFrame lookup, cv2.imread of a JPEG, PIL flip + RandomRotation(7), ToTensor, torch DataLoader) on the
-same images, with the same batch size and worker count. Both produce augmented (B, 3, S, S) float batches in [0, 1].
-One full epoch each, after one warm-up epoch (which also pays torch.compile's one-off compilation).
+same images, with the same batch size. Both produce augmented (B, 3, S, S) float batches in [0, 1]. One full epoch
+each, after one warm-up epoch (which also pays torch.compile's one-off compilation, printed apart).
 
     python benchmarks/loader.py --n 2000 --workers 2          # last line: speedup: <ratio>x
 
-Ours runs eager and, with ``--compile auto|on``, fused by torch.compile (the loop's ``compile: true``); the
-speedup line uses the faster of the two and says which.
+Two settings, each printed with its ratios:
+
+* like-for-like, one core each: the process pinned to one core, the study's DataLoader in the process
+  (``num_workers=0``), ours with one torch thread;
+* default, all cores: the study's DataLoader with ``--workers`` worker processes, ours with torch's default
+  threads (``--threads`` overrides), on the device ``--device`` picks.
+
+Ours runs eager and, with ``--compile auto|on``, fused by torch.compile (the training option ``compile: true``).
+The last line, ``speedup:``, is the default configuration's: all cores, and the pipeline the training option
+``compile`` gives by default (``TrainConfig.preset("default").compile``: eager; docs/training.md says why).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -25,6 +36,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 from cxrinit.models import InputContract
+from cxrinit.training import TrainConfig
 from cxrinit.training.augment import AugmentConfig
 from cxrinit.training.data import ArrayStore, assemble_split
 from cxrinit.training.loader import BatchLoader, InputPipeline
@@ -95,21 +107,40 @@ def epoch_ours(store: ArrayStore, rows: np.ndarray, labels: np.ndarray, batch: i
     return n, time.perf_counter() - start
 
 
+@contextmanager
+def one_core(on: bool) -> Iterator[None]:
+    """Pin this process (and the threads it starts) to one core and torch to one thread, or leave both alone."""
+    if not on:
+        yield
+        return
+    cores, threads = os.sched_getaffinity(0), torch.get_num_threads()
+    os.sched_setaffinity(0, {max(cores)})
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, cores)
+        torch.set_num_threads(threads)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the baseline")
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the study's loader, default case")
     parser.add_argument("--device", default="auto", help="where our augmentation runs (auto: CUDA if present)")
     parser.add_argument("--compile", choices=("auto", "on", "off"), default="auto",
                         help="also measure our pipeline fused by torch.compile (auto: skip if it cannot compile)")
-    parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads for ours (0: torch's default)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch intra-op threads for ours, default case (0: torch's default)")
     parser.add_argument("--dir", type=Path, help="working directory (default: a temporary one)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
+    default_compiled = TrainConfig.preset("default").compile
+    default_name = "ours (compiled)" if default_compiled else "ours (eager)"
     with tempfile.TemporaryDirectory() as tmp:
         root = args.dir or Path(tmp)
         t = time.perf_counter()
@@ -120,31 +151,67 @@ def main() -> None:
         # the study's input: [0, 1] gray-as-RGB, no normalization; its rotation is torchvision's (nearest)
         contract = InputContract(3, args.size, (0.0,) * 3, (1.0,) * 3, "paper")
         aug = AugmentConfig(flip_p=0.5, rotate_deg=7.0, interpolation="nearest")
-        study = DataLoader(StudyDataset(root, labels), batch_size=args.batch_size, shuffle=True,
-                           num_workers=args.workers)
         if args.threads:
             torch.set_num_threads(args.threads)
-        runs = {"study": lambda e: epoch_study(study)}
         modes = {"ours (eager)": False, **({"ours (compiled)": True} if args.compile != "off" else {})}
-        for name, compiled in modes.items():
-            pipeline = InputPipeline(contract, device, aug, compile=compiled)
-            runs[name] = lambda e, p=pipeline: epoch_ours(store, train.rows, train.labels, args.batch_size, e, p)
-        results = {}
-        for name, run in runs.items():
-            try:
-                run(0)  # warm-up: page cache, worker start-up, allocator, compilation
-            except Exception as err:  # noqa: BLE001 - no compiler here: report and go on with eager
-                if args.compile == "on" or "compiled" not in name:
-                    raise
-                print(f"{name}: skipped, torch.compile failed ({type(err).__name__}: {str(err).splitlines()[0]})")
-                continue
-            n, seconds = run(1)
-            results[name] = n / seconds
-            print(f"{name:>16}: {n} images in {seconds:.2f} s = {results[name]:.0f} images/s")
-        best = max((k for k in results if k != "study"), key=results.get)
-        print(f"(batch {args.batch_size}, baseline workers {args.workers}, our pipeline on {device}, "
-              f"torch threads {torch.get_num_threads()}; best of ours: {best})")
-        print(f"speedup: {results[best] / results['study']:.1f}x")
+        settings = {  # name: (one core?, the study's DataLoader workers, our device)
+            "default": (False, args.workers, device),
+            "like-for-like": (True, 0, torch.device("cpu")),
+        }
+        results: dict[str, dict[str, float]] = {}
+        warmups: dict[str, dict[str, float]] = {}
+        threads: dict[str, int] = {}
+        for setting, (pinned, workers, where) in settings.items():
+            study = DataLoader(StudyDataset(root, labels), batch_size=args.batch_size, shuffle=True,
+                               num_workers=workers)
+            runs = {"study": lambda e, loader=study: epoch_study(loader)}
+            for name, compiled in modes.items():
+                pipeline = InputPipeline(contract, where, aug, compile=compiled)
+                runs[name] = lambda e, p=pipeline: epoch_ours(store, train.rows, train.labels, args.batch_size, e, p)
+            results[setting], warmups[setting] = {}, {}
+            with one_core(pinned):
+                threads[setting] = torch.get_num_threads()
+                for name, run in runs.items():
+                    start = time.perf_counter()
+                    try:
+                        run(0)  # warm-up: page cache, worker start-up, allocator, compilation
+                    except Exception as err:  # noqa: BLE001 - no compiler here: report and go on with eager
+                        if args.compile == "on" or "compiled" not in name:
+                            raise
+                        print(f"{name}: skipped, torch.compile failed ({type(err).__name__}: "
+                              f"{str(err).splitlines()[0]})")
+                        continue
+                    warmups[setting][name] = time.perf_counter() - start
+                    n, seconds = run(1)
+                    results[setting][name] = n / seconds
+                    print(f"{setting:>13} {name:>16}: {n} images in {seconds:.2f} s = {results[setting][name]:.0f} "
+                          f"images/s (warm-up epoch {warmups[setting][name]:.1f} s)", flush=True)
+        for setting, (pinned, workers, where) in settings.items():
+            study_how = "in the process (num_workers=0)" if not workers else f"with {workers} DataLoader workers"
+            where_how = f"ours on {where}, torch threads {threads[setting]}"
+            scope = "one core each" if pinned else f"all {len(os.sched_getaffinity(0))} cores"
+            print(f"\n{setting}: the study's loader {study_how}, {where_how}; {scope}")
+            print(f"{'':>16}{'images/s':>10}{'ratio':>8}{'warm-up s':>11}")
+            for name, rate in results[setting].items():
+                ratio = "" if name == "study" else f"{rate / results[setting]['study']:.1f}x"
+                print(f"{name:>16}{rate:>10.0f}{ratio:>8}{warmups[setting][name]:>11.1f}")
+        compiled = results["default"].get("ours (compiled)")
+        if compiled:
+            eager = results["default"]["ours (eager)"]
+            extra = warmups["default"]["ours (compiled)"] - warmups["default"]["ours (eager)"]
+            saved = 1 / eager - 1 / compiled  # seconds per image
+            even = f"break-even after ~{extra / saved:,.0f} images" if saved > 0 else "never breaks even"
+            cache = os.environ.get("TORCHINDUCTOR_CACHE_DIR", "the default compiler cache")
+            print(f"\ntorch.compile: {compiled / eager:.2f}x eager's rate once compiled; its first epoch takes "
+                  f"{extra:.1f} s more (compilation, with {cache} as found: an empty TORCHINDUCTOR_CACHE_DIR "
+                  f"measures a first run): {even}, in every process that trains")
+        print(f"ours by default: {default_name.split()[-1].strip('()')} (training option compile: "
+              f"{str(default_compiled).lower()}; docs/training.md)")
+        like = results["like-for-like"]
+        print(f"like-for-like: {like[default_name] / like['study']:.1f}x (ours by default against the study's loader, "
+              "one core each)")
+        print(f"speedup: {results['default'][default_name] / results['default']['study']:.1f}x (default: ours by "
+              f"default on {device} against the study's loader with {args.workers} workers)")
 
 
 if __name__ == "__main__":

@@ -4,19 +4,30 @@
 
 Generates chest-like inputs in a temp dir: 3000x2500 8-bit JPEG (MIMIC/CheXpert), 2048x2048
 16-bit PNG (PadChest), 3000x3000 14-bit DICOM, half MONOCHROME1, with a window covering the data
-(VinDr). Then, per format, each side runs in its own subprocess (so its peak memory, sampled over
+(VinDr). Then, per format, each case runs in its own subprocess (so its peak memory, sampled over
 the whole process tree, is its own):
 
-* reference: one process, per image: OpenCV imread (IMREAD_GRAYSCALE) or pydicom pixel_array,
-  scipy.ndimage.zoom(order=2) to size x size, min-max to uint8, MONOCHROME1 inverted,
-  cv2.equalizeHist;
-* ours: build_store (default Recipe, all cores). Its process pool is started once by a 2-image
-  warm-up before the clock starts, as the reference runs with its libraries already imported.
+* the study: one process, per image as the study's preprocessing does it: pydicom ``pixel_array``,
+  or OpenCV ``imread`` in colour (16-bit PNG keeps its high byte) then ``cvtColor`` to gray;
+  ``scipy.ndimage.zoom(order=2)`` to size x size; min-max to [0, 1]; ``img_as_ubyte`` (x 255,
+  rounded to nearest); MONOCHROME1 inverted; ``cv2.equalizeHist``. Run twice: pinned to one core
+  (OpenCV single-threaded) for the like-for-like ratio, and as users run it (one process, the
+  libraries' own threads) for the default ratio;
+* ours with ``Recipe.paper()`` (the study's recipe, the same output) in one process pinned to one
+  core (``workers=1``): the like-for-like case;
+* ours with the default ``Recipe`` (antialiased resize, 16-bit PNG kept, DICOM window, JPEG DCT
+  scaling) on one core, and on all cores (``build_store``'s default): what a user gets;
+* the decode-only floor: reading each file and decoding it with the decoder our default recipe uses
+  (Pillow's libjpeg at the same DCT scale, OpenCV's libpng at 16 bits, pydicom's header parse and a
+  view of the native pixel data), one core, nothing else: the least any preprocessing of these
+  files costs with that decoder.
 
-Prints images/s of both, the ratio, peak memory (proportional set size of the whole process tree,
-sampled every 50 ms), and per image the mean absolute difference and
-the Pearson correlation of the two outputs (mean and worst over images). The last line is
-``speedup: <total reference time / total our time>x``.
+Each of ours starts with a 2-image warm-up (process pool, imports) before the clock starts, as the
+study's side runs with its libraries already imported. Prints three tables (like-for-like, default,
+distance to the decode floor), per image the share of identical pixels and the mean absolute
+difference against the study's output, and peak memory (proportional set size of the whole process
+tree, sampled every 50 ms). The last two lines are ``like-for-like: <ratio>x`` and
+``speedup: <ratio>x``, the default configuration's (total study time / total our time).
 """
 
 from __future__ import annotations
@@ -115,11 +126,16 @@ def generate(fmt: str, n: int, out: Path, seed: int = 0) -> list[str]:
     return names
 
 
-# --- the two sides, each run in a subprocess --------------------------------------------------------
+# --- the cases, each run in a subprocess ------------------------------------------------------------
+
+
+def img_as_ubyte(img: np.ndarray) -> np.ndarray:
+    """``skimage.util.img_as_ubyte`` of a float image in [0, 1]: x 255, rounded to nearest (half to even), uint8."""
+    return np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
 
 
 def reference_one(path: Path, fmt: str, size: int) -> np.ndarray:
-    """The study's recipe for one file (see the module docstring)."""
+    """The study's preprocessing of one file (see the module docstring)."""
     import cv2
     import pydicom
     from scipy import ndimage
@@ -130,11 +146,10 @@ def reference_one(path: Path, fmt: str, size: int) -> np.ndarray:
         img = ds.pixel_array
         inverted = ds.PhotometricInterpretation == "MONOCHROME1"
     else:
-        img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        img = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2GRAY)  # colour read (8-bit), then gray
     img = ndimage.zoom(img, (size / img.shape[0], size / img.shape[1]), order=2)
     img = img.astype(np.float64)
-    img = (img - img.min()) / (img.max() - img.min())
-    img = (img * 255).astype(np.uint8)
+    img = img_as_ubyte((img - img.min()) / (img.max() - img.min()))
     if inverted:
         img = 255 - img
     return cv2.equalizeHist(img)
@@ -149,16 +164,18 @@ def run_reference(root: Path, names: list[str], fmt: str, size: int, out: Path) 
     return {"seconds": elapsed}
 
 
-def run_ours(root: Path, names: list[str], size: int, workers: int, out: Path) -> dict:
+def run_ours(root: Path, names: list[str], size: int, workers: int, recipe: str, out: Path) -> dict:
     import pandas as pd
 
-    from cxrinit.imaging import build_store
+    from cxrinit.imaging import Recipe, build_store
 
+    chosen = Recipe.paper() if recipe == "paper" else Recipe()
     warm = pd.DataFrame({"image_id": names[:2], "path": names[:2]})
-    build_store(warm, root, out.with_name(out.name + "_warmup"), sizes=(size,), workers=workers, overwrite=True)
+    build_store(warm, root, out.with_name(out.name + "_warmup"), sizes=(size,), recipe=chosen, workers=workers,
+                overwrite=True)
     items = pd.DataFrame({"image_id": names, "path": names})
     start = time.perf_counter()
-    index = build_store(items, root, out, sizes=(size,), workers=workers)
+    index = build_store(items, root, out, sizes=(size,), recipe=chosen, workers=workers)
     elapsed = time.perf_counter() - start
     bad = index[index["status"] != "ok"]
     if len(bad):
@@ -167,13 +184,55 @@ def run_ours(root: Path, names: list[str], size: int, workers: int, out: Path) -
     return {"seconds": elapsed}
 
 
+#: What the default recipe decodes each format with (the floor's decoder).
+DECODERS = {"jpeg": "Pillow (libjpeg), DCT-scaled", "png": "OpenCV (libpng), 16-bit",
+            "dicom": "pydicom header + native view"}
+
+
+def floor_one(path: Path, fmt: str, size: int) -> np.ndarray:
+    """Read ``path`` and decode it as our default recipe's decoder does, and nothing more."""
+    import io
+
+    import cv2
+    import pydicom
+    from PIL import Image
+
+    data = path.read_bytes()
+    if fmt == "jpeg":
+        im = Image.open(io.BytesIO(data))
+        im.draft("L", (size, size))  # the smallest DCT scale still covering size x size, as ours asks
+        im.load()
+        return np.asarray(im)
+    if fmt == "png":
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    fp = io.BytesIO(data)
+    ds = pydicom.dcmread(fp, stop_before_pixels=True)
+    at = fp.tell() + 12  # explicit VR little endian: tag, VR, 2 reserved bytes, 4-byte length
+    return np.frombuffer(data, "<u2", count=int(ds.Rows) * int(ds.Columns), offset=at).reshape(ds.Rows, ds.Columns)
+
+
+def run_floor(root: Path, names: list[str], fmt: str, size: int) -> dict:
+    floor_one(root / names[0], fmt, size)
+    start = time.perf_counter()
+    for n in names:
+        floor_one(root / n, fmt, size)
+    return {"seconds": time.perf_counter() - start}
+
+
 def _child(args: argparse.Namespace) -> None:
+    if args.pin:  # one core: the process and every library thread it starts
+        import cv2
+
+        os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
+        cv2.setNumThreads(1)
     names = json.loads(Path(args.names).read_text())
-    root, out = Path(args.root), Path(args.out)
+    root, out = Path(args.root), Path(args.out) if args.out else None
     if args.child == "reference":
         res = run_reference(root, names, args.fmt, args.size, out)
+    elif args.child == "floor":
+        res = run_floor(root, names, args.fmt, args.size)
     else:
-        res = run_ours(root, names, args.size, args.workers, out)
+        res = run_ours(root, names, args.size, args.workers, args.recipe, out)
     print(json.dumps(res))
 
 
@@ -222,29 +281,41 @@ def _pythonpath() -> str:
     return os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
 
 
-def compare(ours: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per image: mean absolute difference (gray levels) and Pearson correlation."""
+def compare(ours: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per image: share of identical pixels, mean absolute difference (gray levels), Pearson correlation."""
     a = ours.reshape(len(ours), -1).astype(np.float64)
     b = ref.reshape(len(ref), -1).astype(np.float64)
+    same = (a == b).mean(axis=1)
     mad = np.abs(a - b).mean(axis=1)
     a -= a.mean(axis=1, keepdims=True)
     b -= b.mean(axis=1, keepdims=True)
     r = (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
-    return mad, r
+    return same, mad, r
+
+
+def _stored(store_dir: Path, size: int, names: list[str]) -> np.ndarray:
+    from cxrinit.imaging import PixelStore
+
+    store = PixelStore(store_dir / str(size))
+    return store.gather(store.row_of(names))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=48, help="images per format")
     parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--workers", type=int, default=None, help="ours: worker processes (default: all cores)")
+    parser.add_argument("--workers", type=int, default=None, help="ours, default case: worker processes "
+                                                                  "(default: all cores, as build_store)")
     parser.add_argument("--formats", default=",".join(FORMATS))
     parser.add_argument("--keep", help="generate into this folder and keep it (default: a temp dir)")
-    parser.add_argument("--child", choices=("reference", "ours"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("reference", "ours", "floor"), help=argparse.SUPPRESS)
+    parser.add_argument("--pin", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--recipe", choices=("paper", "default"), default="default", help=argparse.SUPPRESS)
     for hidden in ("--fmt", "--root", "--names", "--out"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        args.workers = args.workers or 1
         return _child(args)
 
     formats = [f for f in args.formats.split(",") if f]
@@ -255,13 +326,12 @@ def main() -> None:
     base = Path(args.keep or tmp.name)
     from cxrinit.imaging.store import usable_cores
 
-    args.workers = args.workers or usable_cores()
-    print(f"{args.n} images per format, output {args.size}x{args.size}, ours with {args.workers} workers, "
-          f"{usable_cores()} usable cores; files in {base}", flush=True)
-    totals = {"reference": 0.0, "ours": 0.0}
-    header = (f"{'format':<7}{'ref img/s':>10}{'ours img/s':>11}{'ratio':>8}{'ref MiB':>9}{'ours MiB':>9}"
-              f"{'MAD mean':>9}{'MAD max':>8}{'r mean':>8}{'r min':>7}")
-    rows = []
+    cores = usable_cores()
+    args.workers = args.workers or cores
+    print(f"{args.n} images per format, output {args.size}x{args.size}, {cores} usable cores, ours by default with "
+          f"{args.workers} workers; files in {base}", flush=True)
+    totals = dict.fromkeys(("study_1", "paper_1", "study", "default_n"), 0.0)
+    like, default, floor = [], [], []
     for fmt in formats:
         root = base / fmt
         t0 = time.perf_counter()
@@ -272,30 +342,64 @@ def main() -> None:
         names_file = base / f"{fmt}_names.json"
         names_file.write_text(json.dumps(names))
         common = [sys.executable, __file__, "--fmt", fmt, "--root", str(root), "--names", str(names_file),
-                  "--size", str(args.size), "--workers", str(args.workers)]
-        ref_out = base / f"{fmt}_reference.npy"
-        ref, ref_mem = measured([*common, "--child", "reference", "--out", str(ref_out)])
-        ours_out = base / f"{fmt}_store"
-        ours, ours_mem = measured([*common, "--child", "ours", "--out", str(ours_out)])
-        from cxrinit.imaging import PixelStore
-
-        store = PixelStore(ours_out / str(args.size))
-        mad, r = compare(store.gather(store.row_of(names)), np.load(ref_out))
-        totals["reference"] += ref["seconds"]
-        totals["ours"] += ours["seconds"]
-        ratio = ref["seconds"] / ours["seconds"]
-        rows.append(f"{fmt:<7}{args.n / ref['seconds']:>10.1f}{args.n / ours['seconds']:>11.1f}{ratio:>7.1f}x"
-                    f"{ref_mem:>9.0f}{ours_mem:>9.0f}{mad.mean():>9.2f}{mad.max():>8.2f}"
-                    f"{r.mean():>8.4f}{r.min():>7.4f}")
+                  "--size", str(args.size)]
+        runs: dict[str, tuple[dict, float]] = {}
+        cases = {
+            "study_1": ["--child", "reference", "--pin", "--out", str(base / f"{fmt}_study_1.npy")],
+            "study": ["--child", "reference", "--out", str(base / f"{fmt}_study.npy")],
+            "paper_1": ["--child", "ours", "--recipe", "paper", "--pin", "--out", str(base / f"{fmt}_paper_1")],
+            "default_1": ["--child", "ours", "--pin", "--out", str(base / f"{fmt}_default_1")],
+            "default_n": ["--child", "ours", "--workers", str(args.workers), "--out", str(base / f"{fmt}_default_n")],
+            "floor": ["--child", "floor", "--pin"],
+        }
+        for case, extra in cases.items():
+            runs[case] = measured([*common, *extra])
+        t = {case: res["seconds"] for case, (res, _) in runs.items()}
+        mem = {case: m for case, (_, m) in runs.items()}
+        for key in totals:
+            totals[key] += t[key]
+        study = np.load(base / f"{fmt}_study_1.npy")
+        if not np.array_equal(study, np.load(base / f"{fmt}_study.npy")):
+            raise SystemExit(f"{fmt}: the study's output differs between its two runs")
+        same, mad, _ = compare(_stored(base / f"{fmt}_paper_1", args.size, names), study)
+        _, dmad, r = compare(_stored(base / f"{fmt}_default_n", args.size, names), study)
+        if not np.array_equal(_stored(base / f"{fmt}_default_1", args.size, names),
+                              _stored(base / f"{fmt}_default_n", args.size, names)):
+            raise SystemExit(f"{fmt}: ours gives other pixels on 1 and on {args.workers} workers")
+        ms = {case: 1000 * sec / args.n for case, sec in t.items()}
+        like.append(f"{fmt:<7}{ms['study_1']:>10.1f}{ms['paper_1']:>10.1f}{t['study_1'] / t['paper_1']:>8.2f}x"
+                    f"{100 * same.mean():>10.2f}%{100 * same.min():>9.2f}%{mad.mean():>7.3f}{mad.max():>7.3f}"
+                    f"{mem['study_1']:>8.0f}{mem['paper_1']:>8.0f}")
+        default.append(f"{fmt:<7}{args.n / t['study']:>10.1f}{args.n / t['default_1']:>10.1f}"
+                       f"{args.n / t['default_n']:>10.1f}{t['study'] / t['default_n']:>8.1f}x"
+                       f"{dmad.mean():>7.2f}{r.mean():>8.4f}{r.min():>8.4f}{mem['study']:>8.0f}{mem['default_n']:>8.0f}")
+        floor.append(f"{fmt:<7}{DECODERS[fmt]:<32}{ms['floor']:>9.1f}{ms['default_1']:>9.1f}"
+                     f"{ms['default_1'] / ms['floor']:>8.2f}x{ms['default_1'] - ms['floor']:>9.1f}")
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        print(f"{fmt}: reference {ref['seconds']:.2f} s, ours {ours['seconds']:.2f} s "
-              f"(1-min load average {load:.1f}: other work on the cores costs ours, not the 1-core reference)",
-              flush=True)
-    print(header)
-    print("\n".join(rows))
+        print(f"{fmt}: " + ", ".join(f"{case} {sec:.2f} s" for case, sec in t.items())
+              + f" (1-min load average {load:.1f}: other work on the cores costs the all-core runs most)", flush=True)
+    print(f"\nlike-for-like: the study's script and ours with Recipe.paper() (same recipe and output), one core each")
+    print(f"{'format':<7}{'study':>10}{'ours':>10}{'ratio':>9}{'same px':>11}{'worst':>10}{'MAD':>7}{'max':>7}"
+          f"{'MiB st':>8}{'MiB us':>8}")
+    print(f"{'':<7}{'ms/img':>10}{'ms/img':>10}")
+    print("\n".join(like))
+    print(f"\ndefault: the study's script (one process) against ours with the default Recipe "
+          f"(1 core, and {args.workers} workers = the default)")
+    print(f"{'format':<7}{'study':>10}{'ours 1c':>10}{'ours':>10}{'ratio':>9}{'MAD':>7}{'r mean':>8}{'r min':>8}"
+          f"{'MiB st':>8}{'MiB us':>8}")
+    print(f"{'':<7}{'img/s':>10}{'img/s':>10}{'img/s':>10}")
+    print("\n".join(default))
+    print("\nper core: ours with the default Recipe (whole per-image work: read, hash, decode, resize, store) "
+          "against the decode-only floor of its decoder (read + decode, the same files), one core each")
+    print(f"{'format':<7}{'decoder':<32}{'floor':>9}{'ours':>9}{'ratio':>9}{'gap':>9}")
+    print(f"{'':<7}{'':<32}{'ms/img':>9}{'ms/img':>9}{'':>9}{'ms/img':>9}")
+    print("\n".join(floor))
     if tmp is not None:
         tmp.cleanup()
-    print(f"speedup: {totals['reference'] / totals['ours']:.1f}x")
+    print(f"\nlike-for-like: {totals['study_1'] / totals['paper_1']:.2f}x "
+          "(the study's recipe, one core each; total study time / total our time)")
+    print(f"speedup: {totals['study'] / totals['default_n']:.1f}x (default: our default Recipe on {args.workers} "
+          "workers against the study's script)")
 
 
 if __name__ == "__main__":

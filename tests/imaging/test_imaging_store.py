@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pydicom
 import pytest
+from blake3 import blake3
 from imagingfiles import chest_like, dicom_bytes, dicom_dataset, jpeg_bytes, png_bytes, pydicom_file, write
 from poolworkers import crash_on_boom, died, noop_init
 
@@ -91,7 +92,7 @@ def test_every_quarantine_reason_lands_in_the_index_and_the_batch_goes_on(batch,
     root, items, expected = batch
     index = build_store(items, root, tmp_path / "store", sizes=(64, 32), workers=2)
     assert list(index.columns) == ["image_id", "row", "status", "detail", "orig_height", "orig_width",
-                                   "photometric", "bits", "format", "source_hash"]
+                                   "photometric", "bits", "format", "source_blake3"]
     assert index["row"].tolist() == list(range(len(items)))
     got = dict(zip(index["image_id"].iloc[:-1], index["status"].iloc[:-1]))
     assert got == {k: v.value for k, v in expected.items()}
@@ -102,9 +103,9 @@ def test_every_quarantine_reason_lands_in_the_index_and_the_batch_goes_on(batch,
     assert by_id.loc["d", "photometric"] == "MONOCHROME2" and by_id.loc["e", "photometric"] == "MONOCHROME1"
     assert by_id.loc["b16", "bits"] == 16 and by_id.loc["d", "bits"] == 12
     assert by_id.loc["c", "format"] == "jpeg" and by_id.loc["c", "orig_height"] == 300
-    assert by_id.loc["a", "source_hash"] == hashlib.sha256((root / "good/a.png").read_bytes()).hexdigest()
-    assert by_id.loc["garbled", "source_hash"] == hashlib.sha256((root / "bad/garbled.png").read_bytes()).hexdigest()
-    assert pd.isna(by_id.loc["gone", "source_hash"]) and pd.isna(by_id.loc["link", "source_hash"])  # never opened
+    assert by_id.loc["a", "source_blake3"] == blake3((root / "good/a.png").read_bytes()).hexdigest()
+    assert by_id.loc["garbled", "source_blake3"] == blake3((root / "bad/garbled.png").read_bytes()).hexdigest()
+    assert pd.isna(by_id.loc["gone", "source_blake3"]) and pd.isna(by_id.loc["link", "source_blake3"])  # never opened
     for size in (32, 64):
         store = PixelStore(tmp_path / "store" / str(size))
         assert store.images.shape == (len(items), size, size) and store.size == size
@@ -319,3 +320,117 @@ def test_a_rerun_that_retries_missing_files_leaves_the_store_byte_identical(tmp_
     assert {p: p.read_bytes() for p in files} == before
     rows = [json.loads(line)[0] for line in (out / JOURNAL).read_text().splitlines()]
     assert rows == list(range(n))  # in row order
+
+
+def _as_version_2(out: Path, root: Path) -> None:
+    """Make the store at ``out`` what store version 2 wrote for the same files: SHA-256 source hashes in
+    the journal and in the index column ``source_hash``, ``"version": 2`` in the fingerprint."""
+    fingerprint = json.loads((out / FINGERPRINT).read_text())
+    (out / FINGERPRINT).write_text(json.dumps({**fingerprint, "version": 2}, indent=1, sort_keys=True) + "\n")
+    lines = []
+    for line in (out / JOURNAL).read_text().splitlines():
+        rec = json.loads(line)
+        if rec[8] is not None:
+            rec[8] = hashlib.sha256((root / rec[9]).read_bytes()).hexdigest()
+        lines.append(json.dumps(rec, separators=(",", ":")) + "\n")
+    (out / JOURNAL).write_text("".join(lines))
+    for index_path in out.glob(f"*/{INDEX}"):
+        index = pd.read_parquet(index_path)
+        sha = [None if pd.isna(h) else hashlib.sha256((root / p).read_bytes()).hexdigest()
+               for h, p in zip(index["source_blake3"], _paths_of(out, len(index)))]
+        index.insert(len(index.columns) - 1, "source_hash", pd.array(sha, dtype="string"))
+        index.drop(columns="source_blake3").to_parquet(index_path, index=False)
+
+
+def _paths_of(out: Path, n: int) -> list[str | None]:
+    paths: list[str | None] = [None] * n
+    for line in (out / JOURNAL).read_text().splitlines():
+        rec = json.loads(line)
+        paths[rec[0]] = rec[9]
+    return paths
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def decoded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths build_store hands to the decoders, in this test."""
+    import cxrinit.imaging.store as store_module
+
+    seen: list[str] = []
+    real = store_module.process_many
+
+    def spy(tasks, *args, **kwargs):
+        seen.extend(path for _, path in tasks)
+        return real(tasks, *args, **kwargs)
+
+    monkeypatch.setattr(store_module, "process_many", spy)
+    return seen
+
+
+def test_a_store_of_version_2_is_re_hashed_with_blake3_and_nothing_is_decoded_again(tmp_path, decoded):
+    """Store version 2 recorded SHA-256; the next build re-hashes its files (verified against the SHA-256
+    it recorded) instead of decoding them: the store ends byte for byte as a fresh build of version 3."""
+    root, out = tmp_path / "root", tmp_path / "store"
+    items = _small_items(root, 6)
+    items.loc[len(items)] = ["gone", "never_there.png"]
+    write(root / "img_005.png", _corrupt_idat(png_bytes(_u8(5))))  # a quarantined row keeps its hash too
+    build_store(items, root, out, sizes=(32,), workers=1)
+    _as_version_2(out, root)
+    assert "source_hash" in pd.read_parquet(out / "32" / INDEX).columns
+    write(root / "img_002.png", png_bytes(_u8(22)))  # changed since it was decoded: decoded again
+    decoded.clear()
+
+    index = build_store(items, root, out, sizes=(32,), workers=1)
+    assert sorted(decoded) == ["img_002.png", "never_there.png"]  # the changed file and the missing one
+    assert json.loads((out / FINGERPRINT).read_text())["version"] == 3
+    want = [None if p == "never_there.png" else blake3((root / p).read_bytes()).hexdigest() for p in items["path"]]
+    assert [None if pd.isna(h) else h for h in index["source_blake3"]] == want
+    assert "source_hash" not in index.columns
+    fresh = tmp_path / "fresh"
+    build_store(items, root, fresh, sizes=(32,), workers=1)
+    assert _files(out) == _files(fresh)
+    decoded.clear()
+    build_store(items, root, out, sizes=(32,), workers=1)  # a version-3 store: only the missing file again
+    assert decoded == ["never_there.png"]
+
+
+def test_a_store_of_version_2_whose_files_are_gone_is_refused_and_left_as_it_is(tmp_path):
+    root, out = tmp_path / "root", tmp_path / "store"
+    items = _small_items(root, 4)
+    build_store(items, root, out, sizes=(32,), workers=1)
+    _as_version_2(out, root)
+    (root / "img_001.png").unlink()  # raw files deleted after ingestion: the hash cannot be recomputed
+    before = _files(out)
+    with pytest.raises(StoreMismatchError, match=r"store version 2.*SHA-256.*BLAKE3.*1 of the files.*'img_001.png'"
+                                                 r".*Nothing was changed") as err:
+        build_store(items, root, out, sizes=(32,), workers=1)
+    assert err.value.differs == []  # the ingestion pipeline re-raises it: no automatic rebuild
+    assert _files(out) == before
+    assert PixelStore(out / "32").gather([1]).any()  # its images stay readable
+    index = build_store(items, root, out, sizes=(32,), workers=1, overwrite=True)  # the way out it names
+    assert list(index["status"]) == ["ok", "missing", "ok", "ok"] and index["source_blake3"].notna().sum() == 3
+
+
+def test_a_store_of_an_unknown_version_is_refused_with_both_versions_named(tmp_path):
+    root, out = tmp_path / "root", tmp_path / "store"
+    items = _small_items(root, 2)
+    build_store(items, root, out, sizes=(32,), workers=1)
+    fingerprint = json.loads((out / FINGERPRINT).read_text())
+    (out / FINGERPRINT).write_text(json.dumps({**fingerprint, "version": 1}))
+    with pytest.raises(StoreMismatchError, match="differs in: version.*store version 1 .*writes version 3"):
+        build_store(items, root, out, sizes=(32,), workers=1)
+
+
+def test_upgrading_a_store_keeps_what_its_pixels_are(tmp_path):
+    """Training cells are known by the store's content identity: version 2 and 3 of one store are equal."""
+    from cxrinit.imaging.store import content_identity
+
+    root, out = tmp_path / "root", tmp_path / "store"
+    build_store(_small_items(root, 2), root, out, sizes=(32,), workers=1)
+    now = json.loads((out / FINGERPRINT).read_text())
+    assert content_identity({**now, "version": 2}) == content_identity(now) == {**now, "version": 2}
+    assert content_identity({**now, "version": 1}) != content_identity(now)
+    assert content_identity({**now, "recipe": {**now["recipe"], "fit": "letterbox"}}) != content_identity(now)

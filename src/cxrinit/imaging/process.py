@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
+from blake3 import blake3
 
 from cxrinit.imaging.decode import ImageMeta, decode_bytes, read_source, resolve_in_root
 from cxrinit.imaging.reasons import QuarantineError, Status
@@ -15,18 +15,23 @@ from cxrinit.imaging.transforms import Recipe, content_shape, preprocess
 
 @dataclass(frozen=True)
 class ProcessedImage:
-    """Outcome for one file: ``images`` maps size -> uint8 (size, size), empty unless status is ok."""
+    """Outcome for one file: ``images`` maps size -> uint8 (size, size), empty unless status is ok;
+    ``source_blake3``: the BLAKE3 hash of the file's bytes (None if it was never read)."""
 
     status: Status
     detail: str = ""
     meta: ImageMeta | None = None
-    source_hash: str | None = None
+    source_blake3: str | None = None
     images: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def hash_bytes(data: bytes) -> str:
-    """Content hash of a source file: SHA-256, hex (hardware-accelerated, faster than blake2b here)."""
-    return hashlib.sha256(data).hexdigest()
+    """Content hash of a source file: BLAKE3 (256 bits, one thread), hex.
+
+    Cryptographic like SHA-256 (equal hashes mean equal files), and ~2.7x faster here: an 18 MB
+    3000x3000 DICOM hashes in ~3.6 ms against SHA-256's ~10 ms (SHA-NI), which was 44% of our
+    whole per-image work on such files."""
+    return blake3(data).hexdigest()
 
 
 def process_image(

@@ -6,7 +6,7 @@ Layout of ``out_dir``::
     journal.jsonl          append-only: one line per finished row, written after its pixels are synced
     <size>/images.npy      N x size x size uint8, a plain .npy (np.load(mmap_mode="r") reads it)
     <size>/index.parquet   image_id, row, status, detail, orig_height, orig_width, photometric,
-                           bits, format, source_hash; the same rows for every size
+                           bits, format, source_blake3; the same rows for every size
 
 Row ``i`` is item ``i``; quarantined images keep their (all-zero) row and carry their reason as
 status, so row numbers never shift. The arrays are created sparse and a quarantined row is never
@@ -20,6 +20,12 @@ on disk, a partial journal line is discarded, and the index is written at the en
 file and a rename, so the final files are byte-identical to an uninterrupted run. Other inputs
 (items, sizes or recipe) are refused with :class:`StoreMismatchError`; ``overwrite=True`` deletes
 the store's own files and starts over.
+
+``source_blake3`` is the BLAKE3 hash of each source file's bytes (store version 3). A store of
+version 2 recorded SHA-256 instead (column ``source_hash``): the next build with the same inputs
+re-hashes its files (no image is decoded again; a file whose SHA-256 no longer matches is decoded
+again) and refuses, changing nothing, when some of them are gone. Hashes of the two kinds are never
+mixed in one store.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +45,20 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from cxrinit.imaging.decode import read_source, resolve_in_root
 from cxrinit.imaging.pool import run_pool
-from cxrinit.imaging.process import ProcessedImage, crashed, init_worker, process_chunk, process_image
-from cxrinit.imaging.reasons import Status
+from cxrinit.imaging.process import ProcessedImage, crashed, hash_bytes, init_worker, process_chunk, process_image
+from cxrinit.imaging.reasons import QuarantineError, Status
 from cxrinit.imaging.transforms import Recipe
 
 log = logging.getLogger(__name__)
 
-STORE_VERSION = 2  # 2: the fingerprint covers image ids (not paths); the journal records each row's path
+#: 3: source files hashed with BLAKE3 (index column ``source_blake3``; version 2 recorded SHA-256 as
+#: ``source_hash``); 2: the fingerprint covers image ids (not paths), the journal records each row's path.
+STORE_VERSION = 3
+#: The last store version that changed what the pixels are or which images a fingerprint names: a store
+#: upgraded from version 2 holds the same pixels, so :func:`content_identity` is unchanged by the upgrade.
+CONTENT_VERSION = 2
 FINGERPRINT = "fingerprint.json"
 JOURNAL = "journal.jsonl"
 IMAGES = "images.npy"
@@ -60,11 +73,11 @@ INDEX_COLUMNS = [
     "photometric",
     "bits",
     "format",
-    "source_hash",
+    "source_blake3",
 ]
 #: Statuses that say the file was not (wholly) there yet: a later build tries these rows again.
 RETRIED = frozenset({Status.MISSING.value, Status.ZERO_BYTES.value, Status.TRUNCATED.value})
-# One journal record: (status, detail, orig_height, orig_width, photometric, bits, format, source_hash)
+# One journal record: (status, detail, orig_height, orig_width, photometric, bits, format, source_blake3)
 Record = tuple[str, str, int | None, int | None, str | None, int | None, str | None, str | None]
 
 
@@ -97,13 +110,15 @@ def build_store(
     ``commit_every_s`` seconds, the most work a kill can cost. Running it again with the same
     items, sizes and recipe finishes an interrupted build (or returns at once); other inputs raise
     :class:`StoreMismatchError` unless ``overwrite=True``. ``root`` is not part of that check:
-    a moved dataset keeps its store, and ``source_hash`` (SHA-256 of the file, the checksum
-    PhysioNet publishes) records what was read.
+    a moved dataset keeps its store, and ``source_blake3`` (BLAKE3 of the file's bytes) records
+    what was read. A store written by store version 2 (SHA-256 hashes) is re-hashed first, see the
+    module docstring.
     """
     ids, paths = _validate_items(items)
     sizes = _validate_sizes(sizes)
     out = Path(out_dir)
     fingerprint = _fingerprint(ids, paths, sizes, recipe)
+    _upgrade(out, fingerprint, root, paths, workers, overwrite)
     _prepare(out, fingerprint, overwrite)
     created = [size for size in sizes if _create_array(out / str(size) / IMAGES, len(ids), size)]
     journal = Journal(out / JOURNAL, len(ids), paths)
@@ -291,6 +306,17 @@ def _fingerprint(ids: list[str], paths: list[str], sizes: tuple[int, ...], recip
             "sizes": list(sizes), "recipe": recipe.to_dict()}
 
 
+def content_identity(fingerprint: dict[str, Any]) -> dict[str, Any]:
+    """What a store's fingerprint says its pixels are, whichever store version wrote it: the fingerprint
+    with ``version`` as :data:`CONTENT_VERSION` for every later version that holds the same pixels.
+    Training cells are known by it, so upgrading a store (version 2 -> 3: other source hashes, the
+    same pixels) does not make its finished cells train again."""
+    found = dict(fingerprint)
+    if isinstance(found.get("version"), int) and found["version"] >= CONTENT_VERSION:
+        found["version"] = CONTENT_VERSION
+    return found
+
+
 def _own_files(out: Path) -> list[Path]:
     """The files build_store may create in ``out`` (nothing else is ever deleted)."""
     found = [out / n for n in (FINGERPRINT, FINGERPRINT + ".tmp", JOURNAL, JOURNAL + ".tmp") if (out / n).exists()]
@@ -317,8 +343,11 @@ def _prepare(out: Path, fingerprint: dict[str, Any], overwrite: bool) -> None:
             return
         if not overwrite:
             what = [k for k in fingerprint if old.get(k) != fingerprint[k]]
+            older = "" if old.get("version") == STORE_VERSION else (
+                f" and written by store version {old.get('version')} (this cxrinit writes version {STORE_VERSION}, "
+                "whose index records other source hashes)")
             raise StoreMismatchError(
-                f"{out} holds a pixel store built from other inputs (differs in: {', '.join(what)}); "
+                f"{out} holds a pixel store built from other inputs (differs in: {', '.join(what)}){older}; "
                 "refusing to mix them. Pass overwrite=True to rebuild it, or choose another out_dir.", what
             )
         log.warning("pixel store %s: inputs changed (overwrite=True), rebuilding from scratch", out)
@@ -331,10 +360,82 @@ def _prepare(out: Path, fingerprint: dict[str, Any], overwrite: bool) -> None:
                 f"{out} is not empty and is no pixel store (found {strangers[:5]}); choose an empty out_dir"
             )
         _wipe(out)
+    _write_fingerprint(out, fingerprint)
+
+
+def _write_fingerprint(out: Path, fingerprint: dict[str, Any]) -> None:
+    fp_path = out / FINGERPRINT
     tmp = fp_path.with_name(FINGERPRINT + ".tmp")
     tmp.write_text(json.dumps(fingerprint, indent=1, sort_keys=True) + "\n")
     _fsync_path(tmp)
     os.replace(tmp, fp_path)
+
+
+def _upgrade(out: Path, fingerprint: dict[str, Any], root: str | os.PathLike[str], paths: list[str],
+             workers: int | None, overwrite: bool) -> None:
+    """Bring a store of version 2 (SHA-256 source hashes), built from the same inputs, to this version.
+
+    Each journaled file is read again: when its SHA-256 is still the journaled one, its BLAKE3 replaces
+    it (the hash is then of the very bytes that were decoded); a file that changed since is left to be
+    decoded again, as is a quarantined row whose file is gone. The journal is replaced first, then the
+    fingerprint, so a kill in between only leaves hashes that this check accepts again. When files of
+    rows that hold images are gone, their hashes cannot be recomputed: StoreMismatchError (nothing
+    changed) unless ``overwrite``, which rebuilds the store (see :func:`_prepare`).
+    """
+    fp_path = out / FINGERPRINT
+    try:
+        old = json.loads(fp_path.read_text()) if fp_path.is_file() else None
+    except ValueError:
+        return  # _prepare says what is wrong with it
+    if not isinstance(old, dict) or old.get("version") != 2 or {**old, "version": STORE_VERSION} != fingerprint:
+        return  # not version 2, or other inputs too: _prepare refuses (or rebuilds with overwrite)
+    done = Journal(out / JOURNAL, len(paths), paths).load()
+    hashed = sorted(row for row, rec in done.items() if rec[7] is not None and rec[0] not in RETRIED)
+    log.info("pixel store %s: written by store version 2, which recorded SHA-256 hashes of the source files; "
+             "re-hashing its %d files with BLAKE3 (no image is decoded again)", out, len(hashed))
+
+    def rehash(row: int) -> tuple[int, str | None]:
+        """(row, BLAKE3) of the file if it still has the bytes that were decoded; "" changed; None gone."""
+        try:
+            data = read_source(resolve_in_root(root, paths[row]), paths[row])
+        except QuarantineError:
+            return row, None
+        new, was = hash_bytes(data), done[row][7]
+        return row, new if was in (new, hashlib.sha256(data).hexdigest()) else ""
+
+    threads = max(1, workers or usable_cores())
+    upgraded = dict(done)
+    gone, changed, rehashed = [], 0, 0
+    with ThreadPoolExecutor(threads) as pool, \
+            tqdm(total=len(hashed), desc=f"re-hashing {out.name}", unit="file", disable=None) as bar:
+        for row, new in pool.map(rehash, hashed):  # hashlib, BLAKE3 and reads release the GIL
+            bar.update(1)
+            if new:
+                upgraded[row] = (*done[row][:7], new)
+                rehashed += 1
+                continue
+            del upgraded[row]  # decoded again by this build
+            if new is None and done[row][0] == Status.OK.value:
+                gone.append(row)
+            changed += new == ""
+    for row, rec in done.items():
+        if rec[0] in RETRIED:
+            upgraded.pop(row, None)  # tried again by every build anyway
+    if gone:
+        if overwrite:
+            return  # _prepare rebuilds the store from scratch
+        shown = ", ".join(repr(paths[r]) for r in gone[:3])
+        raise StoreMismatchError(
+            f"{out} is a pixel store of store version 2, which recorded SHA-256 hashes of its source files; this "
+            f"cxrinit records BLAKE3 (index column source_blake3) and re-hashes such a store from its files, but "
+            f"{len(gone)} of the files it holds images of are not under {root} any more (e.g. {shown}). Nothing "
+            "was changed, and its images stay readable as they are. Put the files back and run again to upgrade "
+            "it, or pass overwrite=True (or delete the store) to rebuild it from the files that are there.")
+    Journal(out / JOURNAL, len(paths), paths).rewrite(upgraded)
+    _write_fingerprint(out, fingerprint)
+    log.info("pixel store %s: now store version %d; %d files re-hashed, %d changed since they were decoded "
+             "and %d quarantined files gone (both decoded again)", out, STORE_VERSION, rehashed, changed,
+             len(hashed) - rehashed - changed)
 
 
 # --- files -----------------------------------------------------------------------------------------
@@ -475,9 +576,9 @@ class Journal:
 def _record(res: ProcessedImage) -> Record:
     m = res.meta
     if m is None:
-        return (res.status.value, res.detail, None, None, None, None, None, res.source_hash)
+        return (res.status.value, res.detail, None, None, None, None, None, res.source_blake3)
     return (res.status.value, res.detail, m.height, m.width, m.photometric or None,
-            m.bits or None, m.format or None, res.source_hash)
+            m.bits or None, m.format or None, res.source_blake3)
 
 
 def _index_frame(ids: list[str], done: dict[int, Record]) -> pd.DataFrame:
@@ -493,7 +594,7 @@ def _index_frame(ids: list[str], done: dict[int, Record]) -> pd.DataFrame:
         "photometric": pd.array(cols[4], dtype="string"),
         "bits": pd.array(cols[5], dtype="Int32"),
         "format": pd.array(cols[6], dtype="string"),
-        "source_hash": pd.array(cols[7], dtype="string"),
+        "source_blake3": pd.array(cols[7], dtype="string"),
     })
     return frame[INDEX_COLUMNS]
 

@@ -117,9 +117,12 @@ def cell_identity(config: CellConfig, **context: Any) -> str:
     for name in ("labels", "splits"):
         frame = _table(getattr(config, name))
         tables[name] = str(int(pd.util.hash_pandas_object(frame.sort_index(axis=1), index=False).sum()))
+    from cxrinit.imaging.store import content_identity
+
     fingerprint = Path(config.store).parent / "fingerprint.json"
-    store = {"fingerprint": json.loads(fingerprint.read_text()) if fingerprint.is_file() else portable(config.store),
-             "size": Path(config.store).name}
+    # what the pixels are: a store upgraded to a new store version (other source hashes) keeps its cells
+    store = {"fingerprint": content_identity(json.loads(fingerprint.read_text())) if fingerprint.is_file()
+             else portable(config.store), "size": Path(config.store).name}
     text = json.dumps({"settings": settings, "tables": tables, "store": store, "context": context}, sort_keys=True,
                       default=str)
     return hashlib.sha256(text.encode()).hexdigest()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from kedro.io import DatasetError
 
 from cxrinit.config import IngestionSettings, LabelSettings, SelfSupervisedSettings
 from cxrinit.datasets import StoreSet
@@ -28,9 +29,11 @@ log = logging.getLogger(__name__)
 
 def folder_rows(folder: Path, out: Path, ingestion: IngestionSettings, size: int) -> tuple[Any, pd.DataFrame, dict[str, int]]:
     """Decode every image under ``folder`` (any depth) into its own pixel store at ``out`` with the
-    ingestion recipe; returns its usable rows, its index (with ``source_hash`` and ``file``, the path in
-    the folder) and what was not usable. A folder whose files changed (added, removed, replaced) gets its
-    store decoded again."""
+    ingestion recipe; returns its usable rows, its index (with ``source_blake3``, the BLAKE3 hash of each
+    file's bytes, and ``file``, the path in the folder) and what was not usable. A folder whose files
+    changed (added, removed, replaced) gets its store decoded again; a store of store version 2 (SHA-256
+    hashes) is re-hashed with BLAKE3 like an ingestion store (nothing decoded again), and one that cannot
+    be (a file unreadable now, an unknown store version) is decoded again too: the store follows the folder."""
     from cxrinit.imaging.store import PixelStore, StoreMismatchError, build_store
     from cxrinit.selfsupervised import store_rows
 
@@ -47,20 +50,42 @@ def folder_rows(folder: Path, out: Path, ingestion: IngestionSettings, size: int
     try:
         index = build_store(items, folder, out, **options)
     except StoreMismatchError as err:  # this stage's own store of the folder: it follows the folder
-        log.info("selfsupervised: %s changed since its pixel store %s was built (%s): decoding it again",
-                 folder, out, ", ".join(err.differs) or "other inputs")
+        log.info("selfsupervised: decoding %s again into its pixel store %s: %s", folder, out,
+                 _rebuild_reason(out, err))
         index = build_store(items, folder, out, overwrite=True, **options)
     index = index.assign(file=index["image_id"].str.rsplit("@", n=1).str[0])
     part, dropped = store_rows(f"folder:{folder.name}", PixelStore(out / str(size)))
     return part, index, dropped
 
 
+def _rebuild_reason(out: Path, err: Exception) -> str:
+    """Why a folder's own pixel store is decoded again, for the log (``err``: build_store's StoreMismatchError)."""
+    from cxrinit.imaging.store import FINGERPRINT, STORE_VERSION
+
+    differs = list(getattr(err, "differs", []))
+    if not differs:  # a store of version 2 whose files cannot all be read again to re-hash them, or no store
+        return f"it could not be kept as it is ({err})"
+    reasons = []
+    if "version" in differs:
+        try:
+            version = json.loads((out / FINGERPRINT).read_text()).get("version")
+        except (OSError, ValueError, AttributeError):
+            version = None
+        reasons.append(f"it was written by store version {version} (this cxrinit writes version {STORE_VERSION}"
+                       + (", whose index records BLAKE3 hashes of the source files)" if version == 2 else ")"))
+    changed = [d for d in differs if d != "version"]
+    if changed:
+        reasons.append(f"the folder's files changed since it was built ({', '.join(changed)})")
+    return " and ".join(reasons)
+
+
 def check_folder_leakage(folder: str, index: pd.DataFrame, held_out: dict[str, pd.DataFrame]) -> None:
-    """Raise ``LeakageError`` when an image of ``folder`` has the content (``source_hash``) of a validation or
-    test image of a source: pretraining on it would let the initialization see the evaluation."""
-    hashes = index.loc[index["status"].astype(str) == "ok", ["file", "source_hash"]].dropna()
+    """Raise ``LeakageError`` when an image of ``folder`` has the content (``source_blake3``, the BLAKE3 hash
+    of the file's bytes) of a validation or test image of a source: pretraining on it would let the
+    initialization see the evaluation."""
+    hashes = index.loc[index["status"].astype(str) == "ok", ["file", "source_blake3"]].dropna()
     for source, frame in held_out.items():
-        leaked = hashes.merge(frame, on="source_hash")
+        leaked = hashes.merge(frame, on="source_blake3")
         if len(leaked):
             first = leaked.iloc[0]
             raise LeakageError(
@@ -71,9 +96,26 @@ def check_folder_leakage(folder: str, index: pd.DataFrame, held_out: dict[str, p
 
 
 def held_out_images(images: StoreSet, splits: pd.DataFrame) -> pd.DataFrame:
-    """``source_hash``, ``split`` and ``held_out_id`` of a source's validation and test images."""
+    """``source_blake3``, ``split`` and ``held_out_id`` of a source's validation and test images.
+
+    A store of store version 2 recorded SHA-256 (index column ``source_hash``), which cannot be compared
+    with a folder's BLAKE3 hashes: refused, naming the ingestion run that re-hashes it."""
+    from cxrinit.imaging.store import FINGERPRINT, STORE_VERSION
+
+    if "source_blake3" not in images.index.columns:
+        try:
+            version = json.loads((images.path / FINGERPRINT).read_text()).get("version")
+        except (OSError, ValueError, AttributeError):
+            version = None
+        source = images.path.parent.name
+        raise DatasetError(
+            f"selfsupervised.folders: the pixel store {images.path} was written by store version {version}, "
+            "which recorded SHA-256 hashes of the source files (index column source_hash); the folder leakage "
+            f"check compares BLAKE3 hashes (source_blake3, store version {STORE_VERSION}). Run the ingestion "
+            f"pipeline for it first (kedro run --pipelines ingestion --namespaces {source}): it re-hashes the "
+            "store from its files without decoding any image again")
     held = splits[splits["split"].astype(str).isin(["val", "test"])][["image_id", "split"]]
-    index = images.index[["image_id", "source_hash"]].dropna()
+    index = images.index[["image_id", "source_blake3"]].dropna()
     frame = held.astype({"image_id": str}).merge(index.astype({"image_id": str}), on="image_id")
     return frame.rename(columns={"image_id": "held_out_id"})
 
