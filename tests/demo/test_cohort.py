@@ -45,6 +45,18 @@ def test_demo_settings_name_a_bad_severity_or_render_scale() -> None:
     assert any(p.startswith("`demo.sources.nih.severity`") and "summing to 1" in p for p in found), found
     with pytest.raises(ConfigError):
         validate_parameters(parameters("demo", {"demo": {"render_scale": 0}}))
+    four = {"demo": {"sources": {"nih": {"n_patients": 4, "severity": [0, 0, 0.5, 0.5]}}}}
+    (problem,) = problems(parameters("demo", four), "demo", four)
+    assert problem.startswith("`demo.sources.nih.severity`") and "5 probabilities" in problem, problem
+
+
+def test_a_render_scale_that_would_quarantine_every_film_is_refused_before_anything_runs() -> None:
+    """NIH's films are 256 px: at 0.1 they would be 26 px, below ingestion.recipe.min_side (64)."""
+    runtime = {"demo": {"render_scale": 0.1}}
+    found = problems(parameters("demo", runtime), "demo", runtime)
+    nih = [p for p in found if "nih's smallest films at 26 px" in p]
+    assert nih and nih[0].startswith("`demo.render_scale`") and "use render_scale >= 0.25" in nih[0], found
+    validate_parameters(parameters("demo", {"demo": {"render_scale": 0.25}}))  # the floor itself is fine
 
 
 def test_render_scale_shrinks_films_not_the_dataset() -> None:

@@ -23,7 +23,7 @@ class DemoSourceSettings(Settings):
     lateral_fraction: float = Field(default=0.25, ge=0.0, le=1.0)
     ap_fraction: float = Field(default=0.3, ge=0.0, le=1.0)
     prevalence: dict[str, float] | None = None
-    severity: tuple[float, float, float, float, float] | None = None
+    severity: list[float] | None = None
 
     @field_validator("studies_per_patient", "images_per_study")
     @classmethod
@@ -34,10 +34,10 @@ class DemoSourceSettings(Settings):
 
     @field_validator("severity")
     @classmethod
-    def _severity(cls, value: tuple[float, ...] | None) -> tuple[float, ...] | None:
+    def _severity(cls, value: list[float] | None) -> list[float] | None:
         from cxrinit.demo.cohort import check_severity
 
-        return None if value is None else check_severity(value)
+        return None if value is None else list(check_severity(value))
 
     def cohort_args(self) -> dict:
         """Keyword arguments of ``sample_cohort`` besides the patient count and seed."""
@@ -49,8 +49,8 @@ class DemoSettings(Settings):
 
     ``seed`` fixes every cohort and image; ``workers``: rendering processes; ``n_broken``: files per
     source broken on purpose (truncated, empty, wrong format, ...); ``render_scale``: the films' pixel
-    size relative to each writer's native-like sizes (1.0; 0.4 renders ~5x fewer pixels, enough for
-    stores of 64 px or less); ``sources``: the cohort of each synthetic dataset (the keys name demo
+    size relative to each writer's native-like sizes (1.0; 0.4 renders ~6x fewer pixels; every film must
+    stay at least ``ingestion.recipe.min_side``, checked before anything runs); ``sources``: the cohort of each synthetic dataset (the keys name demo
     writers).
     """
 
@@ -58,7 +58,7 @@ class DemoSettings(Settings):
     seed: int = 20240214
     workers: int = Field(default=1, ge=1)
     n_broken: int = Field(default=4, ge=0)
-    render_scale: float = Field(default=1.0, gt=0.0, le=1.0)
+    render_scale: float = Field(default=1.0, gt=0.0, le=1.0, allow_inf_nan=False)
     sources: dict[str, DemoSourceSettings] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -101,6 +101,7 @@ def cross_check(settings: ProjectSettings, ontology: Ontology) -> list[tuple[tup
                     ontology.split_policy(name, "default", override)
             except (OntologyError, KeyError) as err:
                 problems.append((where, str(err)))
+    problems += _demo_film_sizes(settings)
     fine, pre = settings.finetuning, settings.pretraining
     sizes = list(settings.ingestion.sizes)
     ssl = settings.selfsupervised
@@ -135,6 +136,27 @@ def cross_check(settings: ProjectSettings, ontology: Ontology) -> list[tuple[tup
                 if pre.source in ontology.sources:
                     problems += _label_set(ontology, f"{pre.label_set}/{target}", pre.source,
                                            ("pretraining", "label_set"))
+    return problems
+
+
+def _demo_film_sizes(settings: ProjectSettings) -> list[tuple[tuple[str, ...], str]]:
+    """A ``demo.render_scale`` that makes a writer's smallest films smaller than ingestion accepts
+    (``ingestion.recipe.min_side``) would quarantine them all as ``implausible_size``."""
+    demo = settings.demo
+    if not demo.enabled:
+        return []
+    from cxrinit.demo.writers import WRITERS
+
+    min_side, problems = settings.ingestion.recipe.min_side, []
+    for name in demo.sources:
+        profile = WRITERS[name].PROFILE
+        smallest = min(profile.height[0], profile.width[0])
+        if max(16, round(smallest * demo.render_scale)) < min_side:
+            lowest = min_side / smallest
+            problems.append((("demo", "render_scale"), f"{demo.render_scale:g} renders {name}'s smallest films at "
+                             f"{max(16, round(smallest * demo.render_scale))} px, below ingestion.recipe.min_side "
+                             f"({min_side} px): every such film would be quarantined; use render_scale >= "
+                             f"{lowest:.2f} (or lower ingestion.recipe.min_side)"))
     return problems
 
 

@@ -170,7 +170,8 @@ def _shared_rows(state: dict[str, torch.Tensor], own: dict[str, torch.Tensor], k
     if any(state[k].shape[1:] != own[k].shape[1:] or state[k].shape[0] != len(ckpt) for k in keys):
         raise ValueError(f"{origin}: head='shared' impossible: the checkpoint's classifier "
                          f"{[tuple(state[k].shape) for k in keys]} does not fit {len(ckpt)} labels and this model's "
-                         f"width {[tuple(own[k].shape) for k in keys]}; use head: reset")
+                         f"width {[tuple(own[k].shape) for k in keys]}: the checkpoint's architecture differs "
+                         f"(check arch and model_kwargs)")
     out = dict(state)
     for k in keys:
         rows = own[k].clone()
