@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -23,6 +22,7 @@ from poolworkers import crash_on_boom, died, noop_init
 from cxrinit.imaging import PixelStore, Status, StoreMismatchError, build_store
 from cxrinit.imaging.pool import run_pool
 from cxrinit.imaging.store import FINGERPRINT, IMAGES, INDEX, JOURNAL
+from tests.storeversions import as_store_version_2, decoded  # noqa: F401 (a fixture)
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -322,52 +322,8 @@ def test_a_rerun_that_retries_missing_files_leaves_the_store_byte_identical(tmp_
     assert rows == list(range(n))  # in row order
 
 
-def _as_version_2(out: Path, root: Path) -> None:
-    """Make the store at ``out`` what store version 2 wrote for the same files: SHA-256 source hashes in
-    the journal and in the index column ``source_hash``, ``"version": 2`` in the fingerprint."""
-    fingerprint = json.loads((out / FINGERPRINT).read_text())
-    (out / FINGERPRINT).write_text(json.dumps({**fingerprint, "version": 2}, indent=1, sort_keys=True) + "\n")
-    lines = []
-    for line in (out / JOURNAL).read_text().splitlines():
-        rec = json.loads(line)
-        if rec[8] is not None:
-            rec[8] = hashlib.sha256((root / rec[9]).read_bytes()).hexdigest()
-        lines.append(json.dumps(rec, separators=(",", ":")) + "\n")
-    (out / JOURNAL).write_text("".join(lines))
-    for index_path in out.glob(f"*/{INDEX}"):
-        index = pd.read_parquet(index_path)
-        sha = [None if pd.isna(h) else hashlib.sha256((root / p).read_bytes()).hexdigest()
-               for h, p in zip(index["source_blake3"], _paths_of(out, len(index)))]
-        index.insert(len(index.columns) - 1, "source_hash", pd.array(sha, dtype="string"))
-        index.drop(columns="source_blake3").to_parquet(index_path, index=False)
-
-
-def _paths_of(out: Path, n: int) -> list[str | None]:
-    paths: list[str | None] = [None] * n
-    for line in (out / JOURNAL).read_text().splitlines():
-        rec = json.loads(line)
-        paths[rec[0]] = rec[9]
-    return paths
-
-
 def _files(out: Path) -> dict[str, bytes]:
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture
-def decoded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The paths build_store hands to the decoders, in this test."""
-    import cxrinit.imaging.store as store_module
-
-    seen: list[str] = []
-    real = store_module.process_many
-
-    def spy(tasks, *args, **kwargs):
-        seen.extend(path for _, path in tasks)
-        return real(tasks, *args, **kwargs)
-
-    monkeypatch.setattr(store_module, "process_many", spy)
-    return seen
 
 
 def test_a_store_of_version_2_is_re_hashed_with_blake3_and_nothing_is_decoded_again(tmp_path, decoded):
@@ -378,7 +334,7 @@ def test_a_store_of_version_2_is_re_hashed_with_blake3_and_nothing_is_decoded_ag
     items.loc[len(items)] = ["gone", "never_there.png"]
     write(root / "img_005.png", _corrupt_idat(png_bytes(_u8(5))))  # a quarantined row keeps its hash too
     build_store(items, root, out, sizes=(32,), workers=1)
-    _as_version_2(out, root)
+    as_store_version_2(out, root)
     assert "source_hash" in pd.read_parquet(out / "32" / INDEX).columns
     write(root / "img_002.png", png_bytes(_u8(22)))  # changed since it was decoded: decoded again
     decoded.clear()
@@ -401,7 +357,7 @@ def test_a_store_of_version_2_whose_files_are_gone_is_refused_and_left_as_it_is(
     root, out = tmp_path / "root", tmp_path / "store"
     items = _small_items(root, 4)
     build_store(items, root, out, sizes=(32,), workers=1)
-    _as_version_2(out, root)
+    as_store_version_2(out, root)
     (root / "img_001.png").unlink()  # raw files deleted after ingestion: the hash cannot be recomputed
     before = _files(out)
     with pytest.raises(StoreMismatchError, match=r"store version 2.*SHA-256.*BLAKE3.*1 of the files.*'img_001.png'"

@@ -3,7 +3,6 @@ store is re-hashed, not decoded again) and the leakage check against every sourc
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -18,11 +17,12 @@ from kedro.io import DatasetError
 
 from cxrinit.config import IngestionSettings
 from cxrinit.datasets import StoreSet
-from cxrinit.imaging.store import FINGERPRINT, INDEX, JOURNAL, STORE_VERSION, PixelStore, build_store
+from cxrinit.imaging.store import FINGERPRINT, INDEX, STORE_VERSION, PixelStore, build_store
 from cxrinit.labels import LeakageError
 from cxrinit.pipelines.selfsupervised.nodes import check_folder_leakage, folder_rows, held_out_images
 from cxrinit.selfsupervised import store_rows
 from cxrinit.selfsupervised.cell import _part_identity
+from tests.storeversions import as_store_version_2, decoded  # noqa: F401 (a fixture)
 
 INGESTION = IngestionSettings(workers=1)
 
@@ -47,41 +47,6 @@ def _source(tmp_path: Path) -> tuple[StoreSet, pd.DataFrame, Path]:
     splits = pd.DataFrame({"image_id": list("abcd"), "patient_id": list("ppqr"),
                            "split": ["train", "train", "val", "test"]})
     return StoreSet(out), splits, raw
-
-
-def _as_version_2(out: Path, root: Path) -> None:
-    """What store version 2 wrote for the same files: SHA-256 in the journal and in the index column
-    ``source_hash``, ``"version": 2`` in the fingerprint."""
-    fingerprint = json.loads((out / FINGERPRINT).read_text())
-    (out / FINGERPRINT).write_text(json.dumps({**fingerprint, "version": 2}, indent=1, sort_keys=True) + "\n")
-    records = [json.loads(line) for line in (out / JOURNAL).read_text().splitlines()]
-    paths = {rec[0]: rec[9] for rec in records}
-    for rec in records:
-        if rec[8] is not None:
-            rec[8] = hashlib.sha256((root / rec[9]).read_bytes()).hexdigest()
-    (out / JOURNAL).write_text("".join(json.dumps(rec, separators=(",", ":")) + "\n" for rec in records))
-    for index_path in out.glob(f"*/{INDEX}"):
-        index = pd.read_parquet(index_path)
-        sha = [None if pd.isna(h) else hashlib.sha256((root / paths[r]).read_bytes()).hexdigest()
-               for h, r in zip(index["source_blake3"], index["row"])]
-        index = index.drop(columns="source_blake3").assign(source_hash=pd.array(sha, dtype="string"))
-        index.to_parquet(index_path, index=False)
-
-
-@pytest.fixture
-def decoded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The paths build_store hands to the decoders, in this test."""
-    import cxrinit.imaging.store as store_module
-
-    seen: list[str] = []
-    real = store_module.process_many
-
-    def spy(tasks, *args, **kwargs):
-        seen.extend(path for _, path in tasks)
-        return real(tasks, *args, **kwargs)
-
-    monkeypatch.setattr(store_module, "process_many", spy)
-    return seen
 
 
 def test_a_folder_image_with_the_bytes_of_a_test_image_is_refused(tmp_path: Path) -> None:
@@ -112,7 +77,7 @@ def test_a_folder_store_of_version_2_is_re_hashed_with_blake3_and_nothing_is_dec
         _png(folder / f"{i}.png", i)
     folder_rows(folder, out, INGESTION, 32)
     before = np.load(out / "32" / "images.npy").copy()
-    _as_version_2(out, folder)
+    as_store_version_2(out, folder)
     assert "source_hash" in pd.read_parquet(out / "32" / INDEX).columns
     identity = _part_identity(store_rows("folder:archive", PixelStore(out / "32"))[0])  # pretrained on version 2
     decoded.clear()
@@ -143,7 +108,7 @@ def test_a_folder_store_of_another_version_is_decoded_again_saying_why(tmp_path:
 def test_a_source_store_of_version_2_is_refused_by_the_leakage_check_naming_the_ingestion_run(tmp_path: Path) -> None:
     """SHA-256 and BLAKE3 never match: comparing them would let every held-out copy through."""
     images, splits, raw = _source(tmp_path)
-    _as_version_2(images.path, raw)
+    as_store_version_2(images.path, raw)
     with pytest.raises(DatasetError, match=r"pixels was written by store version 2, which recorded SHA-256.*"
                                            r"source_hash.*BLAKE3.*kedro run --pipelines ingestion --namespaces vindr"):
         held_out_images(StoreSet(images.path), splits)
